@@ -1,0 +1,1 @@
+"""straitwatch: AIS ingest, maritime event detection and claim checking."""
