@@ -1,0 +1,1 @@
+"""Benchmarks for `make bench`: each part measures straitwatch against its peers in the same run."""

@@ -1,0 +1,1 @@
+"""Geofences and event detection: chokepoint crossings, AIS gaps, port calls."""
