@@ -233,15 +233,16 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"  reports: {files.reports_csv}")
     print(f"  truth:   {files.out_dir / 'truth' / 'events.csv'}")
     kinds = truth["kind"].value_counts()
-    inferred = int(truth["inferred"].sum())
-    print(
-        "  planted: "
-        + ", ".join(
-            f"{kinds.get(k, 0):,} {k.replace('_', ' ')}s"
-            for k in ("passage", "port_call", "ais_gap")
+    dark = int(truth["inferred"].sum())
+    planted = ", ".join(
+        _plural(int(kinds.get(kind, 0)), word)
+        for kind, word in (
+            ("passage", "passage"),
+            ("port_call", "port call"),
+            ("ais_gap", "AIS gap"),
         )
-        + f" ({inferred} passage{'s' if inferred != 1 else ''} made dark)"
     )
+    print(f"  planted: {planted} ({dark} of the passages made with AIS off)")
     print(f"  took {time.perf_counter() - clock:.1f} s")
     return 0
 

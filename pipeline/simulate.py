@@ -298,7 +298,7 @@ def _truth_for_csv(truth: pd.DataFrame) -> pd.DataFrame:
 
 def read_truth(path: Path) -> pd.DataFrame:
     """Read truth/events.csv back into the frame `simulate` returns."""
-    frame = pd.read_csv(path, dtype={"place_id": "string", "direction": "string"})
+    frame = pd.read_csv(path, dtype={"place_id": str, "direction": str})
     for col in ("started_at", "ended_at", "window_start", "window_end"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["inferred"] = frame["inferred"].astype(bool)

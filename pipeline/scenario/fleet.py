@@ -38,7 +38,10 @@ def plan_fleet(
     seed: int,
     taken_mmsi: set[int],
 ) -> list[VesselPlan]:
-    """Plans for the background fleet, deterministic from `seed`."""
+    """Plans for the background fleet, deterministic from `seed`.
+
+    Every lane's route is checked at sea even when the fleet is empty.
+    """
     bg = scenario.background
     rng = np.random.default_rng([seed, 1])
     n = settings.vessels
@@ -50,6 +53,8 @@ def plan_fleet(
         route = geo.route(lane.route)
         geo.check_at_sea(route, f"{scenario.path.name}: background lane {lane.name!r}")
         routes[lane.name] = route
+    if n == 0:
+        return []
     type_speed = {t.ship_type: t.speed_kn for t in bg.ship_types}
 
     plans = []

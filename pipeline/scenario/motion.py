@@ -124,9 +124,12 @@ def time_profile(
         cruise_kn = 0.5 * (lo + hi)
     seg_speed = np.minimum(seg_limit, cruise_kn)
     seg_s = np.where(ds > 0, ds / seg_speed * 3600.0, 0.0)
-    cum_t = start_s + np.concatenate([[0.0], np.cumsum(seg_s)])
-    if duration_s is not None:
-        cum_t[-1] = start_s + duration_s  # remove the bisection's last rounding
+    cum = np.concatenate([[0.0], np.cumsum(seg_s)])
+    # arrive on a whole second, as every other phase boundary is: fixes (whole seconds) then
+    # fall unambiguously before or after it
+    total = float(duration_s) if duration_s is not None else float(max(round(cum[-1]), 1))
+    cum_t = start_s + cum * (total / cum[-1]) if cum[-1] > 0 else np.full(len(cum), start_s)
+    cum_t[-1] = start_s + total
     return Leg(route=route, cum_t=cum_t, cruise_kn=float(cruise_kn), label=what)
 
 
@@ -147,8 +150,8 @@ def fix_times(
             out.append(np.empty(0))
             continue
         n = int(span / lo) + 2
-        t = first + np.concatenate([[0.0], np.cumsum(rng.uniform(lo, hi, n))])
-        t = np.floor(t[t < phase.end_s])
+        t = np.ceil(first + np.concatenate([[0.0], np.cumsum(rng.uniform(lo, hi, n))]))
+        t = t[t < phase.end_s]
         out.append(t)
         if len(t):
             last = float(t[-1])
