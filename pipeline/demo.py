@@ -40,17 +40,22 @@ class _Progress:
     def __init__(self, out: TextIO, total: int) -> None:
         self.out, self.total, self.n = out, total, 0
         self.started = time.perf_counter()
+        # on a terminal the step shows while it runs, then its line is rewritten in place
+        self.live = bool(getattr(out, "isatty", lambda: False)())
 
     @contextmanager
     def step(self, name: str) -> Iterator[list[str]]:
         self.n += 1
         note: list[str] = []
         clock = time.perf_counter()
-        self.out.write(f"[{self.n}/{self.total}] {name:<10} ...")
-        self.out.flush()
+        head = f"[{self.n}/{self.total}] {name:<10}"
+        if self.live:
+            self.out.write(f"{head} ...")
+            self.out.flush()
         yield note
         took = time.perf_counter() - clock
-        self.out.write(f"\r[{self.n}/{self.total}] {name:<10} {' '.join(note)} ({took:.1f} s)\n")
+        line = f"{head} {' '.join(note)} ({took:.1f} s)"
+        self.out.write(f"\r\033[K{line}\n" if self.live else f"{line}\n")
         self.out.flush()
 
 

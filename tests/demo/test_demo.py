@@ -1,0 +1,217 @@
+"""`straitwatch demo` end to end: progress, verdicts, planted events found, idempotent rerun."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pandas as pd
+import pytest
+from demo_helpers import DemoRun, demo_args, run_cli
+
+from pipeline import db
+from pipeline.config import Settings
+from pipeline.demo import STEPS
+from pipeline.simulate import read_truth
+
+SPARTA, SPARTA_II, SPARTA_IV, TRAWLER = 273351920, 273394890, 273413440, 273436180
+SLACK = pd.Timedelta(minutes=30)
+
+
+def _frame(url: str, query: str) -> pd.DataFrame:
+    with db.connect(url) as conn:
+        return db.read_frame(conn, query)
+
+
+def _truth(run: DemoRun) -> pd.DataFrame:
+    return read_truth(run.work_dir / "scenario" / "truth" / "events.csv")
+
+
+def _verdicts(run: DemoRun) -> pd.DataFrame:
+    return _frame(
+        run.url,
+        """SELECT r.report_id, r.source, r.vessel_name, r.via_date, m.mmsi, m.verdict,
+                  m.evidence, m.crossing_delta
+           FROM straitwatch.reported_departures r
+           JOIN straitwatch.departure_matches m USING (report_id)
+           ORDER BY r.report_id, m.mmsi""",
+    )
+
+
+def _checks(evidence: dict) -> dict[str, dict]:
+    return {check["part"]: check for check in evidence["checks"]}
+
+
+def test_progress_shows_one_line_per_step(demo_run: DemoRun) -> None:
+    lines = [ln for ln in demo_run.output.splitlines() if ln.startswith("[")]
+    pattern = re.compile(r"^\[(\d)/7\] (\w+) +(.+) \((\d+\.\d) s\)$")
+    matches = [pattern.match(ln) for ln in lines]
+    assert all(matches), lines
+    assert [m.group(2) for m in matches] == list(STEPS)
+    notes = {m.group(2): m.group(3) for m in matches}
+    positions = _frame(demo_run.url, "SELECT count(*) AS n FROM straitwatch.positions")["n"][0]
+    assert notes["ingest"] == f"35 files loaded: {positions:,} rows, 0 rejected"
+    assert notes["scenario"].startswith("generated 35 daily NOAA files 2025-01-20..2025-02-23")
+    assert "of 44 vessels" in notes["scenario"]
+    assert notes["claims"].startswith("2 claims from tartus_withdrawal_article.txt")
+    assert "published 2025-02-12 (the article carries no date" in notes["claims"]
+
+
+def test_the_article_gives_sparta_and_sparta_ii_with_gibraltar_two_days_early(
+    demo_run: DemoRun,
+) -> None:
+    article = _verdicts(demo_run).query("source == @ARTICLE_SOURCE")
+    assert sorted(article["mmsi"]) == [SPARTA, SPARTA_II]
+    for row in article.itertuples(index=False):
+        assert row.vessel_name.upper() == {SPARTA: "SPARTA", SPARTA_II: "SPARTA II"}[row.mmsi]
+        assert row.via_date == date(2025, 2, 11)  # "on Tuesday", published Wednesday 12 Feb
+        assert row.verdict == "date_mismatch"
+        checks = _checks(row.evidence)
+        assert checks["departure"]["status"] == "confirmed"
+        passage = checks["passage"]
+        assert (passage["status"], passage["direction"], passage["delta_days"]) == (
+            "date_mismatch",
+            "westbound",
+            -2,
+        )
+        assert passage["event_at"].startswith("2025-02-09T0")
+        assert not passage["inferred"]
+        assert checks["destination"]["status"] == "confirmed"
+        assert -pd.Timedelta(days=3) < row.crossing_delta < -pd.Timedelta(days=1)
+
+
+def test_the_verdict_table_says_it_in_words(demo_run: DemoRun) -> None:
+    table = demo_run.output.split("Verdicts", 1)[1]
+    assert table.count("DATE_MISMATCH") >= 2
+    assert "passed the Strait of Gibraltar westbound 2025-02-09 0" in table or (
+        "westbound 2025-02-09 0" in table
+    )
+    assert "2 days before the claimed Tuesday 2025-02-11" in table
+    assert "SPARTA IV" not in demo_run.output
+    assert str(SPARTA_IV) not in demo_run.output and str(TRAWLER) not in demo_run.output
+
+
+def test_the_simulated_reports_get_their_verdicts(demo_run: DemoRun) -> None:
+    verdicts = _verdicts(demo_run).query("source != @ARTICLE_SOURCE")
+    by_id = verdicts.groupby("report_id")
+    got = {rid: (sorted(g["verdict"]), sorted(g["mmsi"].dropna().astype(int))) for rid, g in by_id}
+    assert got["SIM-NAVWATCH-01"] == (["confirmed"], [SPARTA])
+    assert got["SIM-NAVWATCH-02"] == (["confirmed"], [SPARTA_II])
+    assert got["SIM-NAVWATCH-03"] == (["date_mismatch"], [SPARTA])  # Dover on 13, not 14 Feb
+    assert got["SIM-NAVWATCH-04"] == (["vessel_not_found"], [])  # SPARTA III is not SPARTA
+    dark = verdicts[verdicts["report_id"].str.startswith("SIM-DARK-")]
+    assert len(dark) == 2 and (dark["verdict"] == "confirmed").all()
+    assert all(_checks(ev)["passage"]["inferred"] for ev in dark["evidence"])
+    calls = verdicts[verdicts["report_id"].str.startswith("SIM-CALL-")]
+    assert len(calls) >= 1 and (calls["verdict"] == "contradicted").all()
+    nav03 = verdicts.set_index("report_id").loc["SIM-NAVWATCH-03"]
+    assert _checks(nav03["evidence"])["passage"]["delta_days"] == -1
+
+
+def test_never_sparta_iv_or_the_trawler(demo_run: DemoRun) -> None:
+    picked = set(_verdicts(demo_run)["mmsi"].dropna().astype(int))
+    assert SPARTA_IV not in picked and TRAWLER not in picked
+
+
+def test_the_detector_finds_the_planted_passages(demo_run: DemoRun) -> None:
+    truth = _truth(demo_run)
+    planted = truth[truth["kind"] == "passage"]
+    found = _frame(
+        demo_run.url,
+        "SELECT mmsi, chokepoint_id, direction, crossed_at, inferred, prev_ts, next_ts "
+        "FROM straitwatch.chokepoint_crossings",
+    )
+    key = ["mmsi", "chokepoint_id", "direction"]
+    planted = planted.rename(columns={"place_id": "chokepoint_id"})
+    pairs = planted.merge(found, on=key, how="outer", indicator=True, suffixes=("", "_found"))
+    missing = pairs[pairs["_merge"] == "left_only"]
+    extra = pairs[pairs["_merge"] == "right_only"]
+    assert missing.empty, missing[[*key, "started_at"]]
+    assert extra.empty, extra[[*key, "crossed_at"]]
+    both = pairs[pairs["_merge"] == "both"]
+    assert len(both) == len(planted) == len(found)
+    inside = both["crossed_at"].between(both["window_start"] - SLACK, both["window_end"] + SLACK)
+    assert inside.all(), both.loc[~inside, [*key, "window_start", "window_end", "crossed_at"]]
+    assert (both["inferred"] == both["inferred_found"]).all()
+    assert int(both["inferred"].sum()) == 2
+    per_chokepoint = found.groupby(["chokepoint_id", "direction"]).size()
+    expected = planted.groupby(["chokepoint_id", "direction"]).size()
+    pd.testing.assert_series_equal(per_chokepoint, expected, check_names=False)
+
+
+def test_the_detector_finds_the_planted_port_calls_and_gaps(demo_run: DemoRun) -> None:
+    truth = _truth(demo_run)
+    calls = _frame(
+        demo_run.url, "SELECT mmsi, port_id, arrived_at, departed_at FROM straitwatch.port_calls"
+    )
+    planted = truth[truth["kind"] == "port_call"].rename(columns={"place_id": "port_id"})
+    pairs = planted.merge(calls, on=["mmsi", "port_id"], how="left")
+    pairs = pairs[(pairs["arrived_at"] - pairs["started_at"]).abs() < pd.Timedelta(hours=2)]
+    assert len(pairs) == len(planted), planted
+    left = pairs.dropna(subset=["ended_at"])
+    assert ((left["departed_at"] - left["ended_at"]).abs() < pd.Timedelta(hours=2)).all()
+    assert pairs.loc[pairs["ended_at"].isna(), "departed_at"].isna().all()
+    story = calls[calls["mmsi"].isin([SPARTA, SPARTA_II, SPARTA_IV, TRAWLER])]
+    assert len(story) == (planted["role"] != "background").sum()
+
+    gaps = _frame(demo_run.url, "SELECT mmsi, started_at, ended_at FROM straitwatch.ais_gaps")
+    planted_gaps = truth[truth["kind"] == "ais_gap"][["mmsi", "started_at", "ended_at"]]
+    got = gaps.sort_values("mmsi", ignore_index=True)
+    want = planted_gaps.sort_values("mmsi", ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+_SNAPSHOT = {
+    "ingested_files": "SELECT path, sha256, rows_read, rows_loaded, rows_rejected, loaded_at "
+    "FROM straitwatch.ingested_files ORDER BY sha256",
+    "positions": "SELECT count(*) AS n, sum(hashtext(mmsi::text || ts::text || lat::text || "
+    "lon::text)) AS h FROM straitwatch.positions",
+    "vessel_identity": "SELECT * FROM straitwatch.vessel_identity ORDER BY identity_id",
+    "chokepoint_crossings": "SELECT * FROM straitwatch.chokepoint_crossings ORDER BY crossing_id",
+    "port_calls": "SELECT * FROM straitwatch.port_calls ORDER BY port_call_id",
+    "ais_gaps": "SELECT * FROM straitwatch.ais_gaps ORDER BY gap_id",
+    "reported_departures": "SELECT * FROM straitwatch.reported_departures ORDER BY report_id",
+    "departure_matches": "SELECT * FROM straitwatch.departure_matches ORDER BY report_id, mmsi",
+}
+# when a row was written is not what it says: a rerun may stamp these afresh
+_WRITE_STAMPS = ("imported_at", "matched_at")
+
+
+def _snapshot(url: str) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table, query in _SNAPSHOT.items():
+        frame = _frame(url, query)
+        out[table] = frame.drop(columns=[c for c in _WRITE_STAMPS if c in frame.columns])
+    return out
+
+
+def test_a_second_run_changes_nothing(demo_run: DemoRun) -> None:
+    before = _snapshot(demo_run.url)
+    status, output = run_cli(demo_args(demo_run.work_dir), {"DATABASE_URL": demo_run.url})
+    assert status == 0
+    assert "reused 35 daily NOAA files" in output
+    assert "35 files already loaded, skipped" in output
+    after = _snapshot(demo_run.url)
+    for table in _SNAPSHOT:
+        pd.testing.assert_frame_equal(after[table], before[table], obj=table)
+    assert (
+        output.split("Verdicts", 1)[1].split("\n", 1)[1]
+        == (demo_run.output.split("Verdicts", 1)[1].split("\n", 1)[1])
+    )
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_embedded_server(tmp_path, monkeypatch) -> None:
+    """Without DATABASE_URL the demo starts its own PostgreSQL under STRAITWATCH_CACHE_DIR."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    cache = tmp_path / "cache"
+    try:
+        status, output = run_cli(
+            demo_args(tmp_path / "work", vessels=0), {"STRAITWATCH_CACHE_DIR": str(cache)}
+        )
+        assert status == 0, output
+        assert (cache / "pgdata").is_dir()
+        assert "The tables are in schema straitwatch of postgresql://" in output
+        assert "2 days before the claimed Tuesday 2025-02-11" in output
+    finally:
+        db.stop_embedded(Settings(cache_dir=cache))
