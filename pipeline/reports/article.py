@@ -101,12 +101,19 @@ _ANAPHORA = re.compile(
 _KIND_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\btankers?\b", re.I), "tanker"),
     (re.compile(r"\b(?:trawlers?|fishing\s+(?:vessels?|boats?))\b", re.I), "fishing"),
-    (re.compile(r"\b(?:frigates?|corvettes?|destroyers?|warships?|landing\s+ships?)\b", re.I),
-     "military"),
+    (
+        re.compile(r"\b(?:frigates?|corvettes?|destroyers?|warships?|landing\s+ships?)\b", re.I),
+        "military",
+    ),
     (re.compile(r"\b(?:ferr(?:y|ies)|passenger\s+ships?|cruise\s+ships?)\b", re.I), "passenger"),
-    (re.compile(
-        r"\b(?:cargo\s+ships?|container\s+ships?|bulk\s+carriers?|ro-?ros?|freighters?|"
-        r"(?:laden|loaded)\s+with\s+\w+)\b", re.I), "cargo"),
+    (
+        re.compile(
+            r"\b(?:cargo\s+ships?|container\s+ships?|bulk\s+carriers?|ro-?ros?|freighters?|"
+            r"(?:laden|loaded)\s+with\s+\w+)\b",
+            re.I,
+        ),
+        "cargo",
+    ),
 ]
 _FLAG = re.compile(
     r"\b(?:(?:sailing|flying|under)\s+(?:the\s+)?(?P<a>[A-Z][a-z]+)\s+flag|"
@@ -135,17 +142,23 @@ _IMO = re.compile(r"\bIMO(?:\s*(?:No\.?|number|:))?\s*(\d{7})\b", re.IGNORECASE)
 _MMSI = re.compile(r"\bMMSI(?:\s*(?:No\.?|number|:))?\s*(\d{9})\b", re.IGNORECASE)
 _PREFIX = re.compile(r"\b(?:MV|M/V|MT|M/T|SS|RFS)\s+$")
 # a capitalised name, with its numeral: "Sparta II", "General Skobelev", "Ursa Major", "SPARTA 4"
-_NAME = re.compile(
-    r"(?<![\w’'])(?:[A-Z][\w’'-]*)(?:\s+(?:[A-Z][\w’'-]*|[IVX]{1,4}\b|\d{1,3}\b))*"
-)
+_NAME = re.compile(r"(?<![\w’'])(?:[A-Z][\w’'-]*)(?:\s+(?:[A-Z][\w’'-]*|[IVX]{1,4}\b|\d{1,3}\b))*")
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = {
     m: i + 1
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ]
     )
@@ -154,12 +167,22 @@ _MONTHS = {
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I),
-     "dmy"),
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I),
-     "mdy"),
-    (re.compile(r"\b(?:(?:on|last|this\s+past|early\s+on|late\s+on)\s+)?"
-                r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I), "weekday"),
+    (
+        re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I),
+        "dmy",
+    ),
+    (
+        re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I),
+        "mdy",
+    ),
+    (
+        re.compile(
+            r"\b(?:(?:on|last|this\s+past|early\s+on|late\s+on)\s+)?"
+            r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+            re.I,
+        ),
+        "weekday",
+    ),
     (re.compile(r"\byesterday\b", re.I), "yesterday"),
     (re.compile(r"\b(?:today|this\s+morning|this\s+afternoon|tonight)\b", re.I), "today"),
 ]
@@ -186,14 +209,42 @@ def _country_names() -> dict[str, str]:
     """Normalised country names and adjectives -> ISO alpha-2 (adjectives for flags)."""
     names = {normalise_name(name): code for name, code in mid_table().values()}
     adjectives = {
-        "RUSSIAN": "RU", "SYRIAN": "SY", "TURKISH": "TR", "UKRAINIAN": "UA", "PANAMANIAN": "PA",
-        "LIBERIAN": "LR", "MALTESE": "MT", "GREEK": "GR", "CYPRIOT": "CY", "BRITISH": "GB",
-        "AMERICAN": "US", "CHINESE": "CN", "IRANIAN": "IR", "INDIAN": "IN", "NORWEGIAN": "NO",
-        "DANISH": "DK", "GERMAN": "DE", "DUTCH": "NL", "FRENCH": "FR", "SPANISH": "ES",
-        "ITALIAN": "IT", "EGYPTIAN": "EG", "CAMEROONIAN": "CM", "GABONESE": "GA",
-        "COMORAN": "KM", "TOGOLESE": "TG", "PALAUAN": "PW", "BELIZEAN": "BZ",
-        "SIERRA LEONEAN": "SL", "BAHAMIAN": "BS", "MARSHALLESE": "MH", "SINGAPOREAN": "SG",
-        "JAPANESE": "JP", "KOREAN": "KR", "GEORGIAN": "GE", "MOLDOVAN": "MD",
+        "RUSSIAN": "RU",
+        "SYRIAN": "SY",
+        "TURKISH": "TR",
+        "UKRAINIAN": "UA",
+        "PANAMANIAN": "PA",
+        "LIBERIAN": "LR",
+        "MALTESE": "MT",
+        "GREEK": "GR",
+        "CYPRIOT": "CY",
+        "BRITISH": "GB",
+        "AMERICAN": "US",
+        "CHINESE": "CN",
+        "IRANIAN": "IR",
+        "INDIAN": "IN",
+        "NORWEGIAN": "NO",
+        "DANISH": "DK",
+        "GERMAN": "DE",
+        "DUTCH": "NL",
+        "FRENCH": "FR",
+        "SPANISH": "ES",
+        "ITALIAN": "IT",
+        "EGYPTIAN": "EG",
+        "CAMEROONIAN": "CM",
+        "GABONESE": "GA",
+        "COMORAN": "KM",
+        "TOGOLESE": "TG",
+        "PALAUAN": "PW",
+        "BELIZEAN": "BZ",
+        "SIERRA LEONEAN": "SL",
+        "BAHAMIAN": "BS",
+        "MARSHALLESE": "MH",
+        "SINGAPOREAN": "SG",
+        "JAPANESE": "JP",
+        "KOREAN": "KR",
+        "GEORGIAN": "GE",
+        "MOLDOVAN": "MD",
     }
     return {**names, **adjectives}
 
@@ -368,7 +419,11 @@ def _events(
     """Cue phrases followed within a few words by a place of the right kind."""
     events: list[Event] = []
     wanted = {"departure": "port", "passage": "chokepoint", "destination": "port"}
-    cues = [("departure", _DEPARTURE_CUE), ("passage", _PASSAGE_CUE), ("destination", _DESTINATION_CUE)]
+    cues = [
+        ("departure", _DEPARTURE_CUE),
+        ("passage", _PASSAGE_CUE),
+        ("destination", _DESTINATION_CUE),
+    ]
     for kind, cue in cues:
         for m in cue.finditer(s.text):
             for mention, options in places:
@@ -383,8 +438,14 @@ def _events(
                 if any(e.start <= m.start() < e.end for e in events):
                     break  # inside a phrase already read ("departure from" vs "from")
                 events.append(
-                    Event(m.start(), mention.end, s.text[m.start() : mention.end], kind,
-                          chosen[0], sentence=s.no)
+                    Event(
+                        m.start(),
+                        mention.end,
+                        s.text[m.start() : mention.end],
+                        kind,
+                        chosen[0],
+                        sentence=s.no,
+                    )
                 )
                 break
     return sorted(events, key=lambda e: e.start)
@@ -401,8 +462,14 @@ def _vessel_passages(sentences: list[Sentence]) -> list[_Passage]:
     current: _Passage | None = None
     for s in sentences:
         speaks_of_ships = bool(_SHIP_NOUN.search(s.text))
-        if current and current.sentences[-1].paragraph == s.paragraph and (
-            speaks_of_ships or _ANAPHORA.search(s.text) or re.search(r"[A-Z]\w+\s+[IVX]+\b", s.text)
+        if (
+            current
+            and current.sentences[-1].paragraph == s.paragraph
+            and (
+                speaks_of_ships
+                or _ANAPHORA.search(s.text)
+                or re.search(r"[A-Z]\w+\s+[IVX]+\b", s.text)
+            )
         ):
             current.sentences.append(s)
             continue

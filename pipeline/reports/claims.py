@@ -94,9 +94,7 @@ def store_claims(conn: psycopg.Connection, claims: pd.DataFrame) -> list[str]:
     if frame.empty:
         return []
     cols = ", ".join(STORED_COLUMNS)
-    placeholders = ", ".join(
-        "%s::jsonb" if c == "phrases" else "%s" for c in STORED_COLUMNS
-    )
+    placeholders = ", ".join("%s::jsonb" if c == "phrases" else "%s" for c in STORED_COLUMNS)
     compared = [c for c in STORED_COLUMNS if c != "report_id"]
     rows = [
         tuple(
@@ -166,9 +164,7 @@ def phrases_of(row: pd.Series) -> dict:
     return out
 
 
-def extract_claims(
-    conn: psycopg.Connection, text: str, published: date, source: str
-) -> list[str]:
+def extract_claims(conn: psycopg.Connection, text: str, published: date, source: str) -> list[str]:
     """Read vessel claims from news text into reported_departures; returns their report ids."""
     if not isinstance(text, str):
         raise StraitwatchError("article text must be str (decode the file first)")
@@ -240,7 +236,9 @@ def _parse_csv_row(raw: dict[str, str], gaz: Gazetteer) -> dict:
     if len(v["report_id"]) > 128:
         raise _RowError("report_id", "longer than 128 characters")
     out["report_id"] = v["report_id"] or None
-    out["published_at"] = _utc_time(v["published_at"], "published_at") if v["published_at"] else None
+    out["published_at"] = (
+        _utc_time(v["published_at"], "published_at") if v["published_at"] else None
+    )
     out["vessel_name"] = v["vessel_name"] or None
     if v["imo"]:
         imo = normalise_imo(v["imo"])
@@ -260,7 +258,10 @@ def _parse_csv_row(raw: dict[str, str], gaz: Gazetteer) -> dict:
         out["mmsi"] = int(v["mmsi"])
     if not (out["vessel_name"] or out.get("imo") or out.get("mmsi")):
         raise _RowError("vessel_name", "no vessel: give vessel_name, imo or mmsi")
-    for field, key in (("departure_port", "departure_port_id"), ("destination_port", "destination_port_id")):
+    for field, key in (
+        ("departure_port", "departure_port_id"),
+        ("destination_port", "destination_port_id"),
+    ):
         if v[field]:
             port = gaz.find_port(v[field])
             if port is None:
@@ -295,7 +296,9 @@ def _parse_csv_row(raw: dict[str, str], gaz: Gazetteer) -> dict:
         try:
             out["via_date"] = date.fromisoformat(v["via_date"])
         except ValueError as exc:
-            raise _RowError("via_date", f"not an ISO 8601 day (YYYY-MM-DD): {v['via_date']!r}") from exc
+            raise _RowError(
+                "via_date", f"not an ISO 8601 day (YYYY-MM-DD): {v['via_date']!r}"
+            ) from exc
     if v["via_direction"]:
         allowed = gaz.directions(out["via_chokepoint_id"]) or ()
         if v["via_direction"].lower() not in allowed:
@@ -305,9 +308,14 @@ def _parse_csv_row(raw: dict[str, str], gaz: Gazetteer) -> dict:
                 f"({' or '.join(allowed)})",
             )
         out["via_direction"], out["via_direction_basis"] = v["via_direction"].lower(), "stated"
-    if not (out.get("departure_port_id") or out.get("via_chokepoint_id") or out.get("destination_port_id")):
+    if not (
+        out.get("departure_port_id")
+        or out.get("via_chokepoint_id")
+        or out.get("destination_port_id")
+    ):
         raise _RowError(
-            "departure_port", "nothing to check: give departure_port, via_chokepoint or destination_port"
+            "departure_port",
+            "nothing to check: give departure_port, via_chokepoint or destination_port",
         )
     if v["vessel_kind"]:
         if v["vessel_kind"].lower() not in VESSEL_KINDS:
@@ -390,11 +398,20 @@ def _csv_report_id(raw: dict[str, str]) -> str:
 
 def fill_implied_directions(frame: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
     """Fill via_direction from the route between the claimed ports where it was not stated."""
-    frame = frame.reindex(columns=list(dict.fromkeys([*frame.columns, "via_direction",
-                                                      "via_direction_basis",
-                                                      "departure_port_id",
-                                                      "destination_port_id",
-                                                      "via_chokepoint_id"])))
+    frame = frame.reindex(
+        columns=list(
+            dict.fromkeys(
+                [
+                    *frame.columns,
+                    "via_direction",
+                    "via_direction_basis",
+                    "departure_port_id",
+                    "destination_port_id",
+                    "via_chokepoint_id",
+                ]
+            )
+        )
+    )
     todo = frame["via_chokepoint_id"].notna() & frame["via_direction"].isna()
     for i in frame.index[todo]:
         implied = implied_direction(

@@ -34,8 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "match", help="give every report a verdict with evidence (departure_matches)"
     )
-    p.add_argument("--report", action="append", dest="reports", metavar="REPORT_ID",
-                   help="only this report (repeatable; default: all)")
+    p.add_argument(
+        "--report",
+        action="append",
+        dest="reports",
+        metavar="REPORT_ID",
+        help="only this report (repeatable; default: all)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the counts per verdict")
     p.set_defaults(func=_match)
 

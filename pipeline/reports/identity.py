@@ -53,6 +53,10 @@ CANDIDATE_COLUMNS = [
 ]
 
 
+_FAR_PAST = pd.Timestamp("1900-01-01", tz="UTC")
+_FAR_FUTURE = pd.Timestamp("2200-01-01", tz="UTC")
+
+
 @dataclass(frozen=True)
 class IdentityConfig:
     fuzzy_min_score: float = 90.0  # rapidfuzz ratio (0-100) on the words of two names
@@ -155,10 +159,10 @@ def name_relation(claimed: str, names: pd.Series, config: IdentityConfig) -> pd.
 
 def _relevant_periods(rows: pd.DataFrame, start: datetime | None, end: datetime | None):
     """Mask of identity periods that tell a vessel's name at the claimed time."""
-    lo = pd.Timestamp(start) if start is not None else pd.Timestamp.min.tz_localize("UTC")
-    hi = pd.Timestamp(end) if end is not None else pd.Timestamp.max.tz_localize("UTC")
-    vf = pd.to_datetime(rows["valid_from"], utc=True)
-    vt = pd.to_datetime(rows["valid_to"], utc=True).fillna(pd.Timestamp.max.tz_localize("UTC"))
+    lo = pd.Timestamp(start) if start is not None else _FAR_PAST
+    hi = pd.Timestamp(end) if end is not None else _FAR_FUTURE
+    vf = pd.to_datetime(rows["valid_from"], utc=True).dt.as_unit("us").fillna(_FAR_PAST)
+    vt = pd.to_datetime(rows["valid_to"], utc=True).dt.as_unit("us").fillna(_FAR_FUTURE)
     overlaps = (vf < hi) & (vt > lo)
     # distance in seconds from each period to the window, to take the nearest when none overlaps
     gap = np.maximum((vf - hi).dt.total_seconds(), (lo - vt).dt.total_seconds()).clip(lower=0)
@@ -211,8 +215,11 @@ def resolve_candidates(
             clash = chosen & other_imo.reindex(chosen.index, fill_value=False)
             for mmsi in clash[clash].index:
                 near.append(
-                    _near(rows, mmsi, f"its IMO {sorted(valid_imos[mmsi])[0]} is not the "
-                          f"claimed {imo}")
+                    _near(
+                        rows,
+                        mmsi,
+                        f"its IMO {sorted(valid_imos[mmsi])[0]} is not the claimed {imo}",
+                    )
                 )
             chosen &= ~clash
 

@@ -133,17 +133,28 @@ def claim_windows(claim: pd.Series, config: MatchConfig = MatchConfig()) -> Clai
     after, before = _ts(claim.get("departed_after")), _ts(claim.get("departed_before"))
     dep_hi = before or via_hi or pub_end
     dep_lo = after or (dep_hi - timedelta(days=config.departure_lookback_days) if dep_hi else None)
-    dep_basis = "stated" if after and before else ("partly stated" if after or before else "implied")
+    dep_basis = (
+        "stated" if after and before else ("partly stated" if after or before else "implied")
+    )
     if via_lo is not None:
         passage, passage_basis = (via_lo, via_hi), "stated"
     else:
-        passage, passage_basis = (after or dep_lo, pub_end or (dep_hi + day if dep_hi else None)), "implied"
+        passage, passage_basis = (
+            (after or dep_lo, pub_end or (dep_hi + day if dep_hi else None)),
+            "implied",
+        )
     latest = max([t for t in (pub_end, via_hi, before, after) if t is not None], default=None)
     dest_lo = dep_lo or passage[0]
     dest_hi = latest + timedelta(days=config.destination_horizon_days) if latest else None
     stated = [t for t in (after, before, via_lo, published) if t is not None]
-    ident = (min(stated), max([t for t in (pub_end, via_hi, before) if t] or stated)) if stated else (None, None)
-    return ClaimWindows((dep_lo, dep_hi), dep_basis, passage, passage_basis, (dest_lo, dest_hi), ident)
+    ident = (
+        (min(stated), max([t for t in (pub_end, via_hi, before) if t] or stated))
+        if stated
+        else (None, None)
+    )
+    return ClaimWindows(
+        (dep_lo, dep_hi), dep_basis, passage, passage_basis, (dest_lo, dest_hi), ident
+    )
 
 
 # ----------------------------------------------------------------------------- words
@@ -253,7 +264,10 @@ def check_departure(
     group = gaz.port_group(port)
     window = win.departure
     margin = timedelta(hours=config.coverage_margin_h)
-    cov_window = (window[0] - margin if window[0] else None, window[1] + margin if window[1] else None)
+    cov_window = (
+        window[0] - margin if window[0] else None,
+        window[1] + margin if window[1] else None,
+    )
     base = {
         "claimed_port_id": port,
         "claimed_from": fmt_iso(window[0]),
@@ -281,9 +295,11 @@ def check_departure(
         if gap is not None:
             words += f" going dark ({_gap_words(gap)})"
         if status == "confirmed":
-            words += ", inside the claimed window" if win.departure_basis != "implied" else (
-                ", before the claimed passage / publication"
-            )
+            if win.departure_basis != "implied":
+                words += ", inside the claimed window"
+            else:
+                bound = "passage day" if not pd.isna(claim.get("via_date")) else "publication"
+                words += f", before the claimed {bound} (no departure time claimed)"
         else:
             edge = window[0] if delta < 0 else window[1]
             words += (
@@ -364,7 +380,10 @@ def check_passage(
         expected, basis = implied.direction, ("route" if implied.direction else None)
     window = win.passage
     margin = timedelta(hours=config.coverage_margin_h)
-    cov_window = (window[0] - margin if window[0] else None, window[1] + margin if window[1] else None)
+    cov_window = (
+        window[0] - margin if window[0] else None,
+        window[1] + margin if window[1] else None,
+    )
     claimed_day = _ts(claim.get("via_date"))
     base = {
         "chokepoint_id": cp,
@@ -412,7 +431,9 @@ def check_passage(
                     f"{'before' if days < 0 else 'after'} the claimed {fmt_day(claimed_day)}"
                 )
         elif status == "date_mismatch":
-            words += f", {duration_words(delta)} {'before' if delta < 0 else 'after'} the claimed window"
+            words += (
+                f", {duration_words(delta)} {'before' if delta < 0 else 'after'} the claimed window"
+            )
         return _check(
             "passage",
             status=status,
@@ -476,6 +497,7 @@ def check_destination(
     gaz: Gazetteer,
     config: MatchConfig,
     after: pd.Timestamp | None,
+    after_what: str = "",
 ) -> dict:
     port = claim["destination_port_id"]
     name = gaz.port_name(port)
@@ -495,12 +517,14 @@ def check_destination(
     announced = _announced(ev.voyage_reports, group, window, gaz)
     if not arrivals.empty:
         a = arrivals.iloc[0]
-        where = name if a["port_id"] == port else (
-            f"{gaz.port_name(a['port_id'])}, the port of {name}"
+        where = (
+            name if a["port_id"] == port else (f"{gaz.port_name(a['port_id'])}, the port of {name}")
         )
         words = f"arrived at {where} {fmt_time(a['arrived_at'])}"
         if after is not None:
-            words += f", {duration_words((a['arrived_at'] - after).total_seconds())} later"
+            words += (
+                f", {duration_words((a['arrived_at'] - after).total_seconds())} after {after_what}"
+            )
         return _check(
             "destination",
             status="confirmed",
@@ -530,7 +554,8 @@ def check_destination(
     last = _ts(cov.get("last_ts"))
     others = ev.port_calls[_in(ev.port_calls["arrived_at"], window)]
     elsewhere = ", ".join(
-        f"{gaz.port_name(p)} {fmt_time(t)}" for p, t in zip(others["port_id"], others["arrived_at"], strict=True)
+        f"{gaz.port_name(p)} {fmt_time(t)}"
+        for p, t in zip(others["port_id"], others["arrived_at"], strict=True)
     )
     if last is not None and window[1] is not None and last >= window[1] - margin:
         return _check(
@@ -586,18 +611,21 @@ def evaluate(
     """One check per claimed part, in voyage order; later parts start after earlier events."""
     checks: list[dict] = []
     after: pd.Timestamp | None = None
+    after_what = ""
     if _str(claim.get("departure_port_id")):
         dep = check_departure(claim, win, ev, gaz, config)
         checks.append(dep)
         if dep["status"] in SUPPORTING:
             after = _ts(dep["event_at"])
+            after_what = f"leaving {gaz.port_name(dep['port_id'])}"
     if _str(claim.get("via_chokepoint_id")):
         passage = check_passage(claim, win, ev, gaz, config, after)
         checks.append(passage)
         if passage["status"] in SUPPORTING:
             after = _ts(passage["event_at"])
+            after_what = f"the {gaz.chokepoint_name(passage['chokepoint_id'])} passage"
     if _str(claim.get("destination_port_id")):
-        checks.append(check_destination(claim, win, ev, gaz, config, after))
+        checks.append(check_destination(claim, win, ev, gaz, config, after, after_what))
     return checks
 
 
@@ -657,8 +685,9 @@ def judge_report(
         for _, c in candidates[fits == "conflicts"].iterrows():
             set_aside.append(
                 _candidate_json(
-                    c, False, f"{describe_ship_type(c['ship_type'])}: the report describes "
-                    f"{kind} ships"
+                    c,
+                    False,
+                    f"{describe_ship_type(c['ship_type'])}: the report describes {kind} ships",
                 )
             )
         candidates = candidates[fits != "conflicts"]
@@ -720,10 +749,11 @@ def judge_report(
         pool = [r for r in pool if r[key] == best]
         if len(pool) == 1:
             break
+    in_pool = {int(r[0]["mmsi"]) for r in pool}
     others = [
         _candidate_json(r[0], False, reasons.get(int(r[0]["mmsi"]), "tied"))
         for r in results
-        if r not in pool
+        if int(r[0]["mmsi"]) not in in_pool
     ]
     if len(pool) > 1:
         tied = [_candidate_json(r[0], True, "tied: nothing separates it") for r in pool]
@@ -732,7 +762,14 @@ def judge_report(
             "separates them"
         )
         return [
-            row(int(c["mmsi"]), "ambiguous", checks, tied + others + set_aside, _vessel_json(c), rule)
+            row(
+                int(c["mmsi"]),
+                "ambiguous",
+                checks,
+                tied + others + set_aside,
+                _vessel_json(c),
+                rule,
+            )
             for c, checks, *_ in pool
         ]
     c, checks, *_ = pool[0]
@@ -841,7 +878,14 @@ def _events(conn: psycopg.Connection, mmsis: list[int], lo, hi) -> dict[str, pd.
         ),
     }
     for frame in frames.values():
-        for col in ("arrived_at", "departed_at", "crossed_at", "started_at", "ended_at", "reported_at"):
+        for col in (
+            "arrived_at",
+            "departed_at",
+            "crossed_at",
+            "started_at",
+            "ended_at",
+            "reported_at",
+        ):
             if col in frame.columns:
                 frame[col] = pd.to_datetime(frame[col], utc=True)
     return frames
@@ -880,7 +924,10 @@ def _reference_point(gaz: Gazetteer, part: str, claim: pd.Series) -> tuple[float
 
 def _coverage_windows(claim: pd.Series, win: ClaimWindows, config: MatchConfig):
     margin = timedelta(hours=config.coverage_margin_h)
-    far_past, far_future = pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+    far_past, far_future = (
+        pd.Timestamp("1900-01-01", tz="UTC"),
+        pd.Timestamp("2200-01-01", tz="UTC"),
+    )
     out = {}
     if _str(claim.get("departure_port_id")):
         out["departure"] = win.departure
@@ -906,16 +953,20 @@ def match_reports(
     """
     where = "WHERE report_id = ANY(%s)" if report_ids is not None else ""
     claims = read_frame(
-        conn, _CLAIMS_SQL.format(where=where), (list(report_ids),) if report_ids is not None else None
+        conn,
+        _CLAIMS_SQL.format(where=where),
+        (list(report_ids),) if report_ids is not None else None,
     )
     if claims.empty:
         return pd.DataFrame(columns=MATCH_COLUMNS)
     gaz = load_gazetteer(conn)
     identities = _identity_rows(conn, claims, config)
     claimed_mmsis = [int(m) for m in claims["mmsi"].dropna()]
-    identities = pd.concat(
-        [identities, _positions_only(conn, claimed_mmsis)], ignore_index=True
-    ) if claimed_mmsis else identities
+    identities = (
+        pd.concat([identities, _positions_only(conn, claimed_mmsis)], ignore_index=True)
+        if claimed_mmsis
+        else identities
+    )
     resolved = {}
     for _, claim in claims.iterrows():
         win = claim_windows(claim, config)
@@ -928,7 +979,10 @@ def match_reports(
             window_start=win.identity[0],
             window_end=win.identity[1],
         )
-        resolved[claim["report_id"]] = (win, *resolve_candidates(vessel, identities, config.identity))
+        resolved[claim["report_id"]] = (
+            win,
+            *resolve_candidates(vessel, identities, config.identity),
+        )
 
     # one read of each events table and one coverage query for every (candidate, part)
     keys, mm, los, his, lats, lons = [], [], [], [], [], []

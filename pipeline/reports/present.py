@@ -51,12 +51,13 @@ def format_verdicts(frame: pd.DataFrame, gaz: Gazetteer, width: int = 100) -> st
     """Render verdict rows (report, claim and departure_matches columns) as text blocks."""
     if frame.empty:
         return "no verdicts"
-    wrap = textwrap.TextWrapper(width=width, subsequent_indent=" " * 22)
+    claim_wrap = textwrap.TextWrapper(width=width, subsequent_indent=" " * 10)
+    wrap = textwrap.TextWrapper(width=width, subsequent_indent=" " * 33)
     blocks = []
     for report_id, group in frame.groupby("report_id", sort=False):
         first = group.iloc[0]
         lines = [f"report {report_id}" + (f" ({first['source']})" if first.get("source") else "")]
-        lines.append(wrap.fill("  claim:  " + describe_claim(first, gaz)))
+        lines.append(claim_wrap.fill("  claim:  " + describe_claim(first, gaz)))
         for _, row in group.iterrows():
             ev = row["evidence"] or {}
             vessel = ev.get("vessel")
@@ -74,12 +75,12 @@ def format_verdicts(frame: pd.DataFrame, gaz: Gazetteer, width: int = 100) -> st
                     wrap.fill(f"    {check['part']:<11} {check['status']:<16} {check['summary']}")
                 )
             if row["verdict"] in ("vessel_not_found", "ambiguous"):
-                lines.append(wrap.fill(f"    {ev.get('rule', '')}"))
+                lines.append(claim_wrap.fill(f"    {ev.get('rule', '')}"))
                 for cand in ev.get("candidates", []):
                     if row["verdict"] == "ambiguous" and not cand.get("chosen"):
                         continue
                     lines.append(
-                        wrap.fill(
+                        claim_wrap.fill(
                             f"    candidate {cand.get('name') or '?'} MMSI {cand['mmsi']}: "
                             f"{cand['reason']}"
                         )

@@ -38,7 +38,9 @@ def _searoute():
 
 
 @lru_cache(maxsize=4096)
-def sea_route(lon1: float, lat1: float, lon2: float, lat2: float) -> tuple[tuple[float, float], ...]:
+def sea_route(
+    lon1: float, lat1: float, lon2: float, lat2: float
+) -> tuple[tuple[float, float], ...]:
     """Shortest sea route (lon, lat vertices) between two points, including the points."""
     feature = _searoute().searoute([lon1, lat1], [lon2, lat2], append_orig_dest=True)
     return tuple((float(x), float(y)) for x, y in feature["geometry"]["coordinates"])

@@ -28,13 +28,37 @@ DATA = Path(__file__).parent / "data"
 
 CHOKEPOINTS = pd.DataFrame(
     [
-        ("gibraltar", "Strait of Gibraltar", "strait", "eastbound", "westbound",
-         ["Gibraltar Strait"], 35.94227, -5.75490),
-        ("dover", "Strait of Dover", "strait", "northbound", "southbound",
-         ["Dover Strait", "Pas de Calais"], 51.03022, 1.50584),
+        (
+            "gibraltar",
+            "Strait of Gibraltar",
+            "strait",
+            "eastbound",
+            "westbound",
+            ["Gibraltar Strait"],
+            35.94227,
+            -5.75490,
+        ),
+        (
+            "dover",
+            "Strait of Dover",
+            "strait",
+            "northbound",
+            "southbound",
+            ["Dover Strait", "Pas de Calais"],
+            51.03022,
+            1.50584,
+        ),
     ],
-    columns=["chokepoint_id", "name", "kind", "first_direction", "second_direction", "aliases",
-             "ref_lat", "ref_lon"],
+    columns=[
+        "chokepoint_id",
+        "name",
+        "kind",
+        "first_direction",
+        "second_direction",
+        "aliases",
+        "ref_lat",
+        "ref_lon",
+    ],
 )
 GATES = pd.DataFrame(
     [
@@ -52,7 +76,10 @@ def ports_frame() -> pd.DataFrame:
     wpi["port_id"] = wpi["UN/LOCODE"].str.replace(" ", "", regex=False)
     wpi = wpi.drop_duplicates("port_id")
     alternates = (
-        wpi["Alternate Port Name"].fillna("").str.strip().str.split(r"\s*;\s*")
+        wpi["Alternate Port Name"]
+        .fillna("")
+        .str.strip()
+        .str.split(r"\s*;\s*")
         .map(lambda names: [n for n in names if n])
     )
     return pd.DataFrame(
@@ -118,20 +145,37 @@ class Events:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def identity(self, mmsi: int, name: str, *, imo: str | None = None, ship_type: int = 70,
-                 valid_from: str = "2024-01-01T00:00", valid_to: str | None = None) -> None:
+    def identity(
+        self,
+        mmsi: int,
+        name: str,
+        *,
+        imo: str | None = None,
+        ship_type: int = 70,
+        valid_from: str = "2024-01-01T00:00",
+        valid_to: str | None = None,
+    ) -> None:
         from pipeline.vessels import flag_of, imo_is_valid
 
         self.conn.execute(
             """INSERT INTO straitwatch.vessel_identity
                    (mmsi, imo, imo_valid, name, ship_type, flag, valid_from, valid_to)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            (mmsi, imo, imo_is_valid(imo) if imo else None, name, ship_type, flag_of(mmsi),
-             utc(valid_from), utc(valid_to) if valid_to else None),
+            (
+                mmsi,
+                imo,
+                imo_is_valid(imo) if imo else None,
+                name,
+                ship_type,
+                flag_of(mmsi),
+                utc(valid_from),
+                utc(valid_to) if valid_to else None,
+            ),
         )
 
-    def track(self, mmsi: int, waypoints: list[tuple[str, float, float]], *,
-              every_h: float = 3.0) -> int:
+    def track(
+        self, mmsi: int, waypoints: list[tuple[str, float, float]], *, every_h: float = 3.0
+    ) -> int:
         """Positions every `every_h` hours along straight legs between (time, lat, lon) points."""
         times = pd.to_datetime([t for t, _, _ in waypoints], utc=True)
         lats = np.array([p[1] for p in waypoints])
@@ -140,26 +184,52 @@ class Events:
         x = (ts - times[0]).total_seconds().to_numpy()
         xp = (times - times[0]).total_seconds().to_numpy()
         frame = pd.DataFrame(
-            {"mmsi": mmsi, "ts": ts, "lat": np.interp(x, xp, lats), "lon": np.interp(x, xp, lons),
-             "file_id": 0}
+            {
+                "mmsi": mmsi,
+                "ts": ts,
+                "lat": np.interp(x, xp, lats),
+                "lon": np.interp(x, xp, lons),
+                "file_id": 0,
+            }
         )
         db.ensure_position_partitions(self.conn, frame["ts"].dt.date.unique())
         return db.copy_frame(self.conn, "straitwatch.positions", frame)
 
-    def port_call(self, mmsi: int, port_id: str, arrived: str, departed: str | None,
-                  *, ended_by_gap: bool = False) -> str:
+    def port_call(
+        self,
+        mmsi: int,
+        port_id: str,
+        arrived: str,
+        departed: str | None,
+        *,
+        ended_by_gap: bool = False,
+    ) -> str:
         call_id = "pc-" + _id(mmsi, port_id, arrived)
         self.conn.execute(
             """INSERT INTO straitwatch.port_calls
                    (port_call_id, mmsi, port_id, arrived_at, departed_at, ended_by_gap)
                VALUES (%s, %s, %s, %s, %s, %s)""",
-            (call_id, mmsi, port_id, utc(arrived), utc(departed) if departed else None,
-             ended_by_gap),
+            (
+                call_id,
+                mmsi,
+                port_id,
+                utc(arrived),
+                utc(departed) if departed else None,
+                ended_by_gap,
+            ),
         )
         return call_id
 
-    def crossing(self, mmsi: int, chokepoint: str, at: str, direction: str, *,
-                 inferred: bool = False, gap_id: str | None = None) -> str:
+    def crossing(
+        self,
+        mmsi: int,
+        chokepoint: str,
+        at: str,
+        direction: str,
+        *,
+        inferred: bool = False,
+        gap_id: str | None = None,
+    ) -> str:
         crossing_id = "cx-" + _id(mmsi, chokepoint, at)
         t = utc(at)
         self.conn.execute(
@@ -167,8 +237,17 @@ class Events:
                    (crossing_id, mmsi, chokepoint_id, crossed_at, direction, inferred, lat, lon,
                     prev_ts, prev_lat, prev_lon, next_ts, next_lat, next_lon, gap_id)
                VALUES (%s, %s, %s, %s, %s, %s, 35.95, -5.6, %s, 35.95, -5.4, %s, 35.95, -5.8, %s)""",
-            (crossing_id, mmsi, chokepoint, t, direction, inferred, t - timedelta(minutes=20),
-             t + timedelta(minutes=20), gap_id),
+            (
+                crossing_id,
+                mmsi,
+                chokepoint,
+                t,
+                direction,
+                inferred,
+                t - timedelta(minutes=20),
+                t + timedelta(minutes=20),
+                gap_id,
+            ),
         )
         return crossing_id
 

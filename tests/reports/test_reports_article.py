@@ -100,21 +100,25 @@ def test_other_phrasings(gazetteer) -> None:
     assert sorted(claims.index) == ["General Skobelev", "Sparta IV"]
     iv = claims.loc["Sparta IV"]
     assert (iv["imo"], iv["departure_port_id"], iv["destination_port_id"]) == (
-        "9743033", "RUBLT", "RULED"
+        "9743033",
+        "RUBLT",
+        "RULED",
     )
     assert iv["departed_after"] == datetime(2025, 2, 3, tzinfo=UTC)
     assert iv["departed_before"] == datetime(2025, 2, 4, tzinfo=UTC)
     assert (iv["vessel_kind"], iv["vessel_flag"]) == ("cargo", "RU")
     gs = claims.loc["General Skobelev"]
     assert (gs["via_chokepoint_id"], gs["via_direction"], gs["via_direction_basis"]) == (
-        "gibraltar", "westbound", "stated"
+        "gibraltar",
+        "westbound",
+        "stated",
     )
     assert gs["via_date"] == date(2025, 2, 9) and gs["vessel_kind"] == "tanker"
 
 
 HOSTILE = [
     "Sparta'); DROP TABLE straitwatch.positions; -- left Tartus.",
-    "The ship \"Robert'); DROP TABLE straitwatch.reported_departures;--\" left Tartus "
+    'The ship "Robert\'); DROP TABLE straitwatch.reported_departures;--" left Tartus '
     "on Monday and is bound for St Petersburg.",
     "“Quoted” ‘ships’ “”'' \" ' ` ; -- /* */ $$ \\x00 \\ %s %(x)s {0}",
     "\x00\x01\x02 vessel \x1b[31m Sparta left Tartus",
@@ -147,8 +151,9 @@ def test_hostile_ship_name_is_stored_verbatim(ref_conn: psycopg.Connection) -> N
 
 
 def test_five_megabytes_of_text(ref_conn: psycopg.Connection, gazetteer) -> None:
-    noise = ("Lorem ipsum dolor sit amet, the port of Tartus was quiet; trucks left Khmeimim. "
-             * 65_000)[:5_000_000]
+    noise = (
+        "Lorem ipsum dolor sit amet, the port of Tartus was quiet; trucks left Khmeimim. " * 65_000
+    )[:5_000_000]
     assert parse_article(noise, PUBLISHED, gazetteer).empty
     repeated = (SEED + "\n") * 1300  # 5 MB of the same article: the same two claims
     assert len(repeated) > 5_000_000
@@ -161,7 +166,9 @@ def test_five_megabytes_of_text(ref_conn: psycopg.Connection, gazetteer) -> None
 def test_non_utf8_and_binary_files_are_refused(tmp_path) -> None:
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("Sparta left Tartus.\nCaf\xe9 ".encode("latin-1"))
-    with pytest.raises(StraitwatchError, match=r"line 2: not UTF-8 text \(byte 0xe9 at offset 23\)"):
+    with pytest.raises(
+        StraitwatchError, match=r"line 2: not UTF-8 text \(byte 0xe9 at offset 23\)"
+    ):
         read_text_file(latin1)
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"Sparta\x00\xff\xfe")
@@ -176,7 +183,9 @@ def test_extract_claims_is_idempotent(ref_conn: psycopg.Connection) -> None:
     first = extract_claims(ref_conn, SEED, PUBLISHED, "seed")
     second = extract_claims(ref_conn, SEED, PUBLISHED, "seed")
     assert first == second and len(first) == 2
-    assert ref_conn.execute("SELECT count(*) FROM straitwatch.reported_departures").fetchone() == (2,)
+    assert ref_conn.execute("SELECT count(*) FROM straitwatch.reported_departures").fetchone() == (
+        2,
+    )
     phrases = ref_conn.execute(
         "SELECT phrases FROM straitwatch.reported_departures WHERE vessel_name = 'Sparta'"
     ).fetchone()[0]
