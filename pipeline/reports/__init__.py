@@ -1,1 +1,1 @@
-"""Reported departures: claims from reports and news text, vessel identity, verdicts with evidence."""
+"""Reported departures: claims from reports and news text, vessel identity, verdicts."""

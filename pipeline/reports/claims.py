@@ -1,4 +1,4 @@
-"""Claims in: the reports CSV (`import-reports`) and news text (`extract-claims`) -> reported_departures.
+"""Claims in: reports CSV (`import-reports`), news text (`extract-claims`) -> reported_departures.
 
 Both write through `store_claims`, an upsert on report_id: a rerun with the same input leaves the
 table as it was; a report whose content changed replaces its row and loses its (now stale)
@@ -277,9 +277,9 @@ def _parse_csv_row(raw: dict[str, str], gaz: Gazetteer) -> dict:
         out["departed_after"] = _utc_time(v["departed_after"], "departed_after")
     if v["departed_before"]:
         out["departed_before"] = _utc_time(v["departed_before"], "departed_before", end_of_day=True)
-    if out.get("departed_after") and out.get("departed_before"):
-        if out["departed_after"] >= out["departed_before"]:
-            raise _RowError("departed_before", "is not after departed_after")
+    after, before = out.get("departed_after"), out.get("departed_before")
+    if after and before and after >= before:
+        raise _RowError("departed_before", "is not after departed_after")
     if v["via_chokepoint"]:
         cp = gaz.find_chokepoint(v["via_chokepoint"])
         if cp is None:
@@ -412,16 +412,16 @@ def fill_implied_directions(frame: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame
             )
         )
     )
-    todo = frame["via_chokepoint_id"].notna() & frame["via_direction"].isna()
-    for i in frame.index[todo]:
-        implied = implied_direction(
-            gaz,
-            frame.at[i, "via_chokepoint_id"],
-            _clean(frame.at[i, "departure_port_id"]),
-            _clean(frame.at[i, "destination_port_id"]),
-        )
-        if implied.direction:
-            frame.at[i, "via_direction"] = implied.direction
-            frame.at[i, "via_direction_basis"] = "route"
-            frame.at[i, "via_direction_phrase"] = implied.basis
+    todo = frame.index[frame["via_chokepoint_id"].notna() & frame["via_direction"].isna()]
+    implied = [
+        implied_direction(gaz, cp, _clean(dep), _clean(dest))
+        for cp, dep, dest in frame.loc[
+            todo, ["via_chokepoint_id", "departure_port_id", "destination_port_id"]
+        ].itertuples(index=False, name=None)
+    ]
+    found = [i for i, d in zip(todo, implied, strict=True) if d.direction]
+    directions = {i: d for i, d in zip(todo, implied, strict=True) if d.direction}
+    frame.loc[found, "via_direction"] = [directions[i].direction for i in found]
+    frame.loc[found, "via_direction_basis"] = "route"
+    frame.loc[found, "via_direction_phrase"] = [directions[i].basis for i in found]
     return frame

@@ -173,7 +173,7 @@ def fmt_day(d: date | pd.Timestamp) -> str:
 
 
 def duration_words(seconds: float) -> str:
-    s = abs(int(round(seconds)))
+    s = abs(round(seconds))
     days, rem = divmod(s, 86_400)
     hours, rem = divmod(rem, 3_600)
     minutes = rem // 60
@@ -582,7 +582,7 @@ def _announced(
     if reports.empty:
         return None
     reports = reports.sort_values("reported_at")
-    lo, hi = window
+    lo = window[0]
     # the destination in force at the start of the window was broadcast before it
     before = reports[reports["reported_at"] <= lo].tail(1) if lo is not None else reports.head(0)
     during = reports[_in(reports["reported_at"], window)]
@@ -834,8 +834,9 @@ def _positions_only(conn: psycopg.Connection, mmsis: list[int]) -> pd.DataFrame:
         return pd.DataFrame(columns=IDENTITY_COLUMNS)
     return read_frame(
         conn,
-        """SELECT NULL::bigint AS identity_id, m AS mmsi, NULL::text AS imo, NULL::boolean AS imo_valid,
-                  NULL::text AS name, NULL::text AS callsign, NULL::smallint AS ship_type,
+        """SELECT NULL::bigint AS identity_id, m AS mmsi, NULL::text AS imo,
+                  NULL::boolean AS imo_valid, NULL::text AS name, NULL::text AS callsign,
+                  NULL::smallint AS ship_type,
                   NULL::text AS flag, '-infinity'::timestamptz AS valid_from,
                   NULL::timestamptz AS valid_to
            FROM unnest(%s::int[]) AS m

@@ -236,7 +236,8 @@ class Events:
             """INSERT INTO straitwatch.chokepoint_crossings
                    (crossing_id, mmsi, chokepoint_id, crossed_at, direction, inferred, lat, lon,
                     prev_ts, prev_lat, prev_lon, next_ts, next_lat, next_lon, gap_id)
-               VALUES (%s, %s, %s, %s, %s, %s, 35.95, -5.6, %s, 35.95, -5.4, %s, 35.95, -5.8, %s)""",
+               VALUES (%s, %s, %s, %s, %s, %s, 35.95, -5.6,
+                       %s, 35.95, -5.4, %s, 35.95, -5.8, %s)""",
             (
                 crossing_id,
                 mmsi,
