@@ -9,6 +9,8 @@ left walking the line).
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,11 +126,36 @@ def insert_reference(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+_DATA_TABLES = (
+    "reported_departures, departure_matches, vessel_identity, voyage_reports, positions, "
+    "port_calls, chokepoint_crossings, ais_gaps, rejected_records, ingested_files"
+)
+
+
+@pytest.fixture(scope="session")
+def reports_db_url(databases) -> str:
+    """One migrated database with the reference rows for the whole reports session.
+
+    Creating a database per test costs seconds on a busy server; the tests empty the data
+    tables instead (`ref_conn`).
+    """
+    admin = os.environ.get(
+        "STRAITWATCH_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = databases.create(template=databases.migrated_template())
+    url = psycopg.conninfo.make_conninfo(admin, dbname=name)
+    with db.connect(url) as conn:
+        insert_reference(conn)
+    return url
+
+
 @pytest.fixture
-def ref_conn(conn: psycopg.Connection) -> psycopg.Connection:
-    """A connection to a fresh migrated database with the reference rows."""
-    insert_reference(conn)
-    return conn
+def ref_conn(reports_db_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to the reports database, reference rows loaded and data tables empty."""
+    with db.connect(reports_db_url) as conn:
+        conn.execute(f"TRUNCATE {_DATA_TABLES}")
+        conn.commit()
+        yield conn
 
 
 def utc(text: str) -> datetime:

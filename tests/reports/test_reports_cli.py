@@ -11,8 +11,8 @@ from pipeline.config import SEEDS_DIR
 REPORTS = SEEDS_DIR / "reports"
 
 
-def test_cli_round_trip(db_url: str, ref_conn: psycopg.Connection, tmp_path, capsys) -> None:
-    base = ["--database-url", db_url]
+def test_cli_round_trip(reports_db_url: str, ref_conn: psycopg.Connection, capsys) -> None:
+    base = ["--database-url", reports_db_url]
     assert main([*base, "import-reports", str(REPORTS / "example_reports.csv")]) == 0
     assert "4 report(s) imported" in capsys.readouterr().out
 
@@ -30,8 +30,8 @@ def test_cli_round_trip(db_url: str, ref_conn: psycopg.Connection, tmp_path, cap
     assert "verdict: VESSEL_NOT_FOUND" in out and "1 report(s) matched" in out
 
 
-def test_cli_errors_exit_2_with_one_line(db_url: str, ref_conn, tmp_path, capsys) -> None:
-    base = ["--database-url", db_url]
+def test_cli_errors_exit_2_with_one_line(reports_db_url: str, ref_conn, tmp_path, capsys) -> None:
+    base = ["--database-url", reports_db_url]
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"Sparta left Tartus \xff\n")
     assert main([*base, "extract-claims", str(bad), "--published", "2025-02-12"]) == 2
