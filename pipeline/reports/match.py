@@ -256,6 +256,23 @@ def _gap_words(gap: pd.Series) -> str:
     return f"AIS dark {fmt_time(gap['started_at'])} - {fmt_time(gap['ended_at'])}"
 
 
+def _widen(window: Window, margin: timedelta) -> Window:
+    return (window[0] - margin if window[0] else None, window[1] + margin if window[1] else None)
+
+
+def _no_coverage(part: str, window: Window, gaps: pd.DataFrame, base: dict) -> dict:
+    """A part without positions in its window; names the AIS gap that covers it, if any."""
+    gap = _gap_at(gaps, None, around=window)
+    return _check(
+        part,
+        status="no_ais_coverage",
+        summary=f"no AIS positions from {fmt_time(window[0])} to {fmt_time(window[1])}"
+        + (f" ({_gap_words(gap)})" if gap is not None else ""),
+        **base,
+        gap_id=None if gap is None else gap["gap_id"],
+    )
+
+
 def check_departure(
     claim: pd.Series, win: ClaimWindows, ev: Evidence, gaz: Gazetteer, config: MatchConfig
 ) -> dict:
@@ -264,10 +281,7 @@ def check_departure(
     group = gaz.port_group(port)
     window = win.departure
     margin = timedelta(hours=config.coverage_margin_h)
-    cov_window = (
-        window[0] - margin if window[0] else None,
-        window[1] + margin if window[1] else None,
-    )
+    cov_window = _widen(window, margin)
     base = {
         "claimed_port_id": port,
         "claimed_from": fmt_iso(window[0]),
@@ -350,15 +364,7 @@ def check_departure(
             + where,
             **base,
         )
-    gap = _gap_at(ev.gaps, None, around=cov_window)
-    return _check(
-        "departure",
-        status="no_ais_coverage",
-        summary=f"no AIS positions from {fmt_time(cov_window[0])} to {fmt_time(cov_window[1])}"
-        + (f" ({_gap_words(gap)})" if gap is not None else ""),
-        **base,
-        gap_id=None if gap is None else gap["gap_id"],
-    )
+    return _no_coverage("departure", cov_window, ev.gaps, base)
 
 
 def check_passage(
@@ -380,10 +386,7 @@ def check_passage(
         expected, basis = implied.direction, ("route" if implied.direction else None)
     window = win.passage
     margin = timedelta(hours=config.coverage_margin_h)
-    cov_window = (
-        window[0] - margin if window[0] else None,
-        window[1] + margin if window[1] else None,
-    )
+    cov_window = _widen(window, margin)
     claimed_day = _ts(claim.get("via_date"))
     base = {
         "chokepoint_id": cp,
@@ -480,14 +483,7 @@ def check_passage(
             **base,
             gap_id=None if gap is None else gap["gap_id"],
         )
-    return _check(
-        "passage",
-        status="no_ais_coverage",
-        summary=f"no AIS positions from {fmt_time(cov_window[0])} to {fmt_time(cov_window[1])}"
-        + (f" ({_gap_words(gap)})" if gap is not None else ""),
-        **base,
-        gap_id=None if gap is None else gap["gap_id"],
-    )
+    return _no_coverage("passage", cov_window, ev.gaps, base)
 
 
 def check_destination(
