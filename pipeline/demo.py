@@ -35,10 +35,10 @@ STEPS = ("reference", "scenario", "ingest", "detect", "claims", "reports", "matc
 
 
 class _Progress:
-    """One line per step: number, name, what it did, how long it took."""
+    """One line per step: number, name, what it did, how long it took; commits each step."""
 
-    def __init__(self, out: TextIO, total: int) -> None:
-        self.out, self.total, self.n = out, total, 0
+    def __init__(self, conn: psycopg.Connection, out: TextIO, total: int) -> None:
+        self.conn, self.out, self.total, self.n = conn, out, total, 0
         self.started = time.perf_counter()
         # on a terminal the step shows while it runs, then its line is rewritten in place
         self.live = bool(getattr(out, "isatty", lambda: False)())
@@ -53,6 +53,8 @@ class _Progress:
             self.out.write(f"{head} ...")
             self.out.flush()
         yield note
+        # each step stands on its own, as its CLI command does: keep what it wrote
+        self.conn.commit()
         took = time.perf_counter() - clock
         line = f"{head} {' '.join(note)} ({took:.1f} s)"
         self.out.write(f"\r\033[K{line}\n" if self.live else f"{line}\n")
@@ -85,7 +87,7 @@ def run_demo(
     from pipeline.reports.present import describe_verdicts
 
     out = out or sys.stdout
-    progress = _Progress(out, len(STEPS))
+    progress = _Progress(conn, out, len(STEPS))
     upgrade(conn)
 
     with progress.step("reference") as note:
