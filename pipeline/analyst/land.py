@@ -1,9 +1,10 @@
 """Land polygons for a map extent, from the 1 km GLOBE land mask shipped in `global-land-mask`.
 
 The package's mask is a 21600 x 43200 boolean grid (1/120 degree, rows from 90 N southwards,
-columns from 180 W eastwards) stored as one compressed array. Loading it whole costs about a
-gigabyte; this module streams only the rows of the requested band, averages the cells down to
-about the map's pixel size and traces the land outline with contourpy (marching squares).
+columns from 180 W eastwards, True where there is water) stored as one compressed array.
+Loading it whole costs about a gigabyte; this module streams only the rows of the requested
+band, averages the cells down to about the map's pixel size and traces the land outline with
+contourpy (marching squares).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def read_land_window(
             f.read(step * row_bytes)
             skipped += step
         band = np.frombuffer(f.read((row1 - row0) * row_bytes), dtype=bool)
-    band = band.reshape(row1 - row0, n_cols)[:, col0:col1]
+    band = ~band.reshape(row1 - row0, n_cols)[:, col0:col1]  # the file marks water
     stride = max(1, math.ceil(max(band.shape) / max_cells))
     rows, cols = (band.shape[0] // stride) * stride, (band.shape[1] // stride) * stride
     rows, cols = max(rows, stride), max(cols, stride)

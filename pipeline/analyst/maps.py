@@ -254,9 +254,10 @@ def _gates(gates: pd.DataFrame, proj: _Projection, style: MapStyle) -> list[str]
             f'<polyline points="{_polyline(xy)}" fill="none" '
             f'stroke-width="{style.gate_width_px}" stroke-linecap="round"/>'
         )
-        mid = xy[len(xy) // 2]
+        # label beside the gate's upper end, clear of a track that crosses its middle
+        end = xy[np.argmin(xy[:, 1])]
         out.append(
-            f'<text x="{mid[0] + 6:.1f}" y="{mid[1] + 14:.1f}" stroke="#ffffff" '
+            f'<text x="{end[0] + 7:.1f}" y="{end[1] - 4:.1f}" stroke="#ffffff" '
             f'stroke-width="3" paint-order="stroke" font-weight="bold">{escape(str(label))}</text>'
         )
     out.append("</g>")

@@ -1,0 +1,521 @@
+"""The evidence page of one report: claim, verdicts, checks and maps, as one self-contained HTML.
+
+`load_evidence` reads what the page needs from the warehouse (I/O); `render_page` turns it into
+HTML (pure, apart from reading the land mask shipped in `global-land-mask`); `write_report` does
+both. The page loads nothing at view time: styles are inline and maps are inline SVG.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html import escape
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from pipeline.analyst import land, maps
+from pipeline.db import read_frame
+from pipeline.errors import StraitwatchError
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    track_before_h: float = 12.0  # track drawn before each event
+    track_after_h: float = 12.0  # and after it
+    event_search_days: int = 3  # events this far outside the claimed dates are still shown
+    voyage_days: int = 30  # a departure this long before a claimed passage still belongs to it
+    map_span_h: float = 2.5  # the map frames the track this long before and after the event
+    max_events_per_vessel: int = 4
+    min_map_span_km: float = 30.0
+    style: maps.MapStyle = field(default_factory=maps.MapStyle)
+
+
+@dataclass(frozen=True)
+class EvidencePage:
+    claim: dict[str, Any]
+    matches: pd.DataFrame  # departure_matches rows with vessel identity columns
+    events: pd.DataFrame  # mmsi, kind, ts, lat, lon, label, chokepoint_id, port_id
+    tracks: dict[int, pd.DataFrame]  # event index -> positions (ts, lat, lon) around it
+    gates: pd.DataFrame  # chokepoint_id, gate, label, geometry
+    ports: pd.DataFrame  # port_id, name, lat, lon, radius_nm
+    chokepoint_names: dict[str, str]
+    generated_at: datetime
+
+
+# --------------------------------------------------------------------------- loading
+
+_CLAIM_SQL = "SELECT * FROM straitwatch.reported_departures WHERE report_id = %s"
+
+_MATCHES_SQL = """
+SELECT m.report_id, m.mmsi, m.verdict, m.evidence, m.departure_delta, m.crossing_delta,
+       m.matched_at, vi.name AS vessel_name, vi.imo, vi.ship_type, mc.flag,
+       mc.country AS flag_country
+FROM straitwatch.departure_matches AS m
+LEFT JOIN LATERAL (
+    SELECT v.name, v.imo, v.ship_type FROM straitwatch.vessel_identity AS v
+    WHERE v.mmsi = m.mmsi ORDER BY v.valid_to IS NULL DESC, v.valid_from DESC LIMIT 1
+) AS vi ON true
+LEFT JOIN straitwatch.mid_countries AS mc
+       ON m.mmsi BETWEEN 201000000 AND 775999999 AND mc.mid = m.mmsi / 1000000
+WHERE m.report_id = %s
+ORDER BY m.mmsi NULLS LAST
+"""
+
+_CROSSINGS_SQL = """
+SELECT c.crossing_id AS ref_id, c.mmsi, c.chokepoint_id, c.crossed_at AS ts, c.direction,
+       c.inferred,
+       -- without an interpolated point, the middle of the bracketing fixes marks the passage
+       coalesce(c.lat, (c.prev_lat + c.next_lat) / 2) AS lat,
+       coalesce(c.lon, (c.prev_lon + c.next_lon) / 2) AS lon
+FROM straitwatch.chokepoint_crossings AS c
+WHERE c.mmsi = ANY(%(mmsi)s) AND c.chokepoint_id = %(chokepoint)s
+  AND c.crossed_at >= %(lo)s AND c.crossed_at < %(hi)s
+ORDER BY c.mmsi, c.crossed_at
+"""
+
+_PORT_CALLS_SQL = """
+SELECT pc.port_call_id AS ref_id, pc.mmsi, pc.port_id, pc.arrived_at, pc.departed_at,
+       p.lat, p.lon, p.name AS port_name
+FROM straitwatch.port_calls AS pc
+JOIN straitwatch.ports AS p ON p.port_id = pc.port_id
+WHERE pc.mmsi = ANY(%(mmsi)s) AND pc.port_id = %(port)s
+  AND pc.arrived_at < %(hi)s AND coalesce(pc.departed_at, 'infinity') >= %(lo)s
+ORDER BY pc.mmsi, pc.arrived_at
+"""
+
+_TRACK_SQL = """
+SELECT ts, lat, lon, sog FROM straitwatch.positions
+WHERE mmsi = %s AND ts >= %s AND ts < %s ORDER BY ts
+"""
+
+
+def _claim_window(claim: dict[str, Any], pad: timedelta) -> tuple[datetime, datetime]:
+    """The span of time the claim speaks about, widened by `pad` on both sides."""
+    times: list[datetime] = []
+    for key in ("departed_after", "departed_before"):
+        if claim.get(key) is not None:
+            times.append(claim[key])
+    if claim.get("via_date") is not None:
+        day = datetime.combine(claim["via_date"], datetime.min.time(), tzinfo=UTC)
+        times += [day, day + timedelta(days=1)]
+    if not times and claim.get("published_at") is not None:
+        times += [claim["published_at"] - timedelta(days=30), claim["published_at"]]
+    if not times:
+        raise StraitwatchError(
+            f"report {claim['report_id']} gives no date: no window to look for events in"
+        )
+    return min(times) - pad, max(times) + pad
+
+
+def load_evidence(
+    conn: psycopg.Connection, report_id: str, config: ReportConfig = ReportConfig()
+) -> EvidencePage:
+    """Everything the evidence page of `report_id` shows, read in the caller's transaction."""
+    claims = read_frame(conn, _CLAIM_SQL, (report_id,))
+    if claims.empty:
+        raise StraitwatchError(f"no report {report_id!r} in reported_departures")
+    claim = {k: (None if _missing(v) else v) for k, v in claims.iloc[0].to_dict().items()}
+    matches = read_frame(conn, _MATCHES_SQL, (report_id,))
+    if matches.empty:
+        raise StraitwatchError(f"report {report_id} has no verdict yet: run `straitwatch match`")
+    mmsis = sorted({int(m) for m in matches["mmsi"].dropna()})
+    lo, hi = _claim_window(claim, timedelta(days=config.event_search_days))
+    events = _events(conn, claim, mmsis, lo, hi, config)
+    half_before = timedelta(hours=config.track_before_h)
+    half_after = timedelta(hours=config.track_after_h)
+    tracks = {
+        int(i): read_frame(conn, _TRACK_SQL, (int(e.mmsi), e.ts - half_before, e.ts + half_after))
+        for i, e in events.iterrows()
+    }
+    gates = read_frame(
+        conn,
+        """SELECT g.chokepoint_id, g.gate, g.seq, g.wkt, c.name AS chokepoint_name
+           FROM straitwatch.chokepoint_gates g JOIN straitwatch.chokepoints c USING (chokepoint_id)
+           ORDER BY g.chokepoint_id, g.seq""",
+    )
+    if not gates.empty:
+        gates["geometry"] = shapely.from_wkt(gates["wkt"].to_numpy())
+        gates["label"] = gates["chokepoint_name"] + " gate " + gates["gate"].astype(str)
+    else:
+        gates = pd.DataFrame(columns=["chokepoint_id", "gate", "label", "geometry"])
+    ports = read_frame(conn, "SELECT port_id, name, lat, lon, radius_nm FROM straitwatch.ports")
+    names = dict(conn.execute("SELECT chokepoint_id, name FROM straitwatch.chokepoints").fetchall())
+    return EvidencePage(
+        claim=claim,
+        matches=matches,
+        events=events,
+        tracks=tracks,
+        gates=gates,
+        ports=ports,
+        chokepoint_names=names,
+        generated_at=datetime.now(UTC),
+    )
+
+
+def _events(
+    conn: psycopg.Connection,
+    claim: dict[str, Any],
+    mmsis: list[int],
+    lo: datetime,
+    hi: datetime,
+    config: ReportConfig,
+) -> pd.DataFrame:
+    """AIS events of the candidate vessels that bear on the claimed parts, in time order."""
+    columns = ["mmsi", "kind", "ts", "lat", "lon", "label", "chokepoint_id", "port_id", "ref_id"]
+    frames: list[pd.DataFrame] = []
+    voyage = timedelta(days=config.voyage_days)
+    if mmsis and claim.get("departure_port_id"):
+        # without a claimed departure window, the vessel left some time before the passage
+        dep_lo = lo if claim.get("departed_after") is not None else lo - voyage
+        calls = read_frame(
+            conn,
+            _PORT_CALLS_SQL,
+            {"mmsi": mmsis, "port": claim["departure_port_id"], "lo": dep_lo, "hi": hi},
+        )
+        calls = calls[calls["departed_at"].notna()]
+        if not calls.empty:
+            frames.append(
+                calls.assign(
+                    kind="departure",
+                    ts=calls["departed_at"],
+                    label="left " + calls["port_name"],
+                    chokepoint_id=None,
+                )
+            )
+    if mmsis and claim.get("via_chokepoint_id"):
+        crossings = read_frame(
+            conn,
+            _CROSSINGS_SQL,
+            {"mmsi": mmsis, "chokepoint": claim["via_chokepoint_id"], "lo": lo, "hi": hi},
+        )
+        if not crossings.empty:
+            # a passage inferred across a gap has no fix on the gate: mark the interpolated point
+            label = np.where(crossings["inferred"], "passed (AIS silent) ", "passed ") + crossings[
+                "direction"
+            ].astype(str)
+            frames.append(crossings.assign(kind="crossing", label=label, port_id=None))
+    if mmsis and claim.get("destination_port_id"):
+        calls = read_frame(
+            conn,
+            _PORT_CALLS_SQL,
+            {
+                "mmsi": mmsis,
+                "port": claim["destination_port_id"],
+                "lo": lo,
+                "hi": hi + voyage,
+            },
+        )
+        if not calls.empty:
+            frames.append(
+                calls.assign(
+                    kind="arrival",
+                    ts=calls["arrived_at"],
+                    label="arrived " + calls["port_name"],
+                    chokepoint_id=None,
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    events = pd.concat([f[columns] for f in frames], ignore_index=True)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+    events = events.sort_values(["mmsi", "ts"], kind="stable")
+    events = events.groupby("mmsi", sort=False).head(config.max_events_per_vessel)
+    return events.reset_index(drop=True)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
+
+
+# --------------------------------------------------------------------------- rendering
+
+_VERDICT_COLOURS = {
+    "confirmed": "#1a7f37",
+    "date_mismatch": "#b26b00",
+    "contradicted": "#c62828",
+    "no_ais_coverage": "#5f6b7a",
+    "vessel_not_found": "#5f6b7a",
+    "ambiguous": "#6a3d9a",
+}
+
+_CLAIM_FIELDS = [
+    ("vessel_name", "vessel"),
+    ("imo", "IMO"),
+    ("mmsi", "MMSI"),
+    ("departure_port_id", "departed from"),
+    ("departed_after", "departed after"),
+    ("departed_before", "departed before"),
+    ("via_chokepoint_id", "passing"),
+    ("via_date", "on (UTC day)"),
+    ("via_direction", "direction"),
+    ("destination_port_id", "bound for"),
+]
+
+_CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:820px;color:#1d2733;
+line-height:1.4}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccd;
+padding-bottom:3px}h3{font-size:14px;margin:18px 0 6px}
+.meta{color:#55606e;font-size:13px}
+blockquote{margin:12px 0;padding:8px 12px;background:#f4f6f8;border-left:4px solid #9aa8b8}
+table{border-collapse:collapse;font-size:13px;width:100%}
+td,th{border:1px solid #d5dbe1;padding:4px 7px;text-align:left;vertical-align:top}
+th{background:#eef1f4}
+.verdict{display:inline-block;color:#fff;border-radius:4px;padding:2px 9px;font-weight:bold}
+.card{border:1px solid #d5dbe1;border-radius:6px;padding:10px 12px;margin:8px 0}
+pre{background:#f4f6f8;padding:8px;font-size:12px;overflow-x:auto}
+figure{margin:8px 0 18px}figcaption{font-size:12px;color:#55606e;margin-top:4px}
+footer{margin-top:30px;font-size:11px;color:#7a8591}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if _missing(value):
+        return "—"
+    if isinstance(value, pd.Timestamp | datetime):
+        ts = pd.Timestamp(value)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return ts.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, timedelta | pd.Timedelta):
+        return format_delta(pd.Timedelta(value))
+    return str(value)
+
+
+def format_delta(delta: pd.Timedelta) -> str:
+    """'0' or a signed span such as '+1 d 02:15' / '-03:40' (AIS minus claim)."""
+    if delta == pd.Timedelta(0):
+        return "0 (as claimed)"
+    sign = "-" if delta < pd.Timedelta(0) else "+"
+    total_min = round(abs(delta).total_seconds() / 60)
+    days, rest = divmod(total_min, 1440)
+    hours, minutes = divmod(rest, 60)
+    return (
+        f"{sign}{days} d {hours:02d}:{minutes:02d}" if days else f"{sign}{hours:02d}:{minutes:02d}"
+    )
+
+
+def _evidence_checks(evidence: Any) -> list[dict[str, Any]]:
+    """The list of checks in a match's evidence, flattened to scalar columns."""
+    if isinstance(evidence, str):
+        evidence = json.loads(evidence)
+    if not isinstance(evidence, dict):
+        return []
+    checks = evidence.get("checks")
+    if not isinstance(checks, list):
+        return []
+    rows = []
+    for check in checks:
+        if isinstance(check, dict):
+            rows.append(
+                {
+                    k: (json.dumps(v, default=str) if isinstance(v, dict | list) else v)
+                    for k, v in check.items()
+                }
+            )
+    return rows
+
+
+def render_page(
+    page: EvidencePage,
+    config: ReportConfig = ReportConfig(),
+    *,
+    land_for: Callable[[maps.Extent], list[np.ndarray]] | None = None,
+) -> str:
+    """The evidence page as one HTML document (inline CSS and SVG, no script, no link)."""
+    land_for = land_for or _land_rings
+    claim = page.claim
+    rid = escape(str(claim["report_id"]))
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Evidence for report {rid}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Evidence for report {rid}</h1>",
+        '<p class="meta">'
+        + escape(
+            " · ".join(
+                x
+                for x in (
+                    f"source: {claim['source']}" if claim.get("source") else "",
+                    f"published {_fmt(claim.get('published_at'))}"
+                    if claim.get("published_at") is not None
+                    else "",
+                )
+                if x
+            )
+        )
+        + "</p>",
+    ]
+    if claim.get("claim_text"):
+        parts.append(f"<blockquote>{escape(str(claim['claim_text']))}</blockquote>")
+    parts.append('<h2>Claim</h2><table class="claim">')
+    for key, label in _CLAIM_FIELDS:
+        if claim.get(key) is None:
+            continue
+        value = claim[key]
+        if key == "via_chokepoint_id":
+            value = page.chokepoint_names.get(value, value)
+        elif key in ("departure_port_id", "destination_port_id"):
+            names = page.ports.loc[page.ports["port_id"] == value, "name"]
+            value = f"{names.iloc[0]} ({value})" if len(names) else value
+        parts.append(f"<tr><th>{escape(label)}</th><td>{escape(_fmt(value))}</td></tr>")
+    parts.append("</table>")
+
+    parts.append("<h2>Verdict</h2>")
+    for m in page.matches.itertuples(index=False):
+        colour = _VERDICT_COLOURS.get(m.verdict, "#333")
+        vessel = (
+            f"{m.vessel_name or 'unnamed'} · MMSI {int(m.mmsi)}"
+            + (f" · IMO {m.imo}" if not _missing(m.imo) else "")
+            + (f" · flag {m.flag_country} ({m.flag})" if not _missing(m.flag) else "")
+            if not _missing(m.mmsi)
+            else "no vessel found"
+        )
+        parts.append(
+            f'<div class="card"><span class="verdict" style="background:{colour}">'
+            f"{escape(m.verdict)}</span> {escape(vessel)}"
+            f"<br>departure: {escape(_fmt(m.departure_delta))} · "
+            f"passage: {escape(_fmt(m.crossing_delta))}"
+            f'<br><span class="meta">matched {escape(_fmt(m.matched_at))}</span></div>'
+        )
+
+    parts.append("<h2>Checks</h2>")
+    any_check = False
+    for m in page.matches.itertuples(index=False):
+        rows = _evidence_checks(m.evidence)
+        if not rows:
+            continue
+        any_check = True
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        who = f"MMSI {int(m.mmsi)}" if not _missing(m.mmsi) else "no vessel"
+        parts.append(f'<h3>{escape(who)}</h3><table class="checks"><tr>')
+        parts += [f"<th>{escape(str(c))}</th>" for c in columns]
+        parts.append("</tr>")
+        for r in rows:
+            parts.append(
+                "<tr>" + "".join(f"<td>{escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>"
+            )
+        parts.append("</table>")
+    if not any_check:
+        parts.append('<p class="meta">The matcher recorded no individual checks.</p>')
+
+    parts.append("<h2>Maps</h2>")
+    if page.events.empty:
+        parts.append(
+            '<p class="meta">No AIS event of a candidate vessel near the claimed dates, '
+            "so there is no track to show.</p>"
+        )
+    for i, event in page.events.iterrows():
+        track = page.tracks.get(int(i), pd.DataFrame(columns=["ts", "lat", "lon"]))
+        parts.append(_event_figure(int(i), event, track, page, config, land_for))
+    version_text = _package_version()
+    parts.append(
+        f"<footer>Generated {escape(_fmt(page.generated_at))} by straitwatch {version_text}. "
+        "Land: GLOBE 1 km land mask (global-land-mask package). Gates and ports: straitwatch "
+        "reference data. Times are UTC.</footer></body></html>"
+    )
+    return "\n".join(parts)
+
+
+def _event_figure(
+    index: int,
+    event: pd.Series,
+    track: pd.DataFrame,
+    page: EvidencePage,
+    config: ReportConfig,
+    land_for: Callable[[maps.Extent], list[np.ndarray]],
+) -> str:
+    style = config.style
+    track = track.assign(ts=pd.to_datetime(track["ts"], utc=True)) if not track.empty else track
+    event_gates = page.gates[page.gates["chokepoint_id"] == event["chokepoint_id"]]
+    # frame the event and the track close to it; the rest of the track runs off the map
+    near = track
+    if not track.empty:
+        span = pd.Timedelta(hours=config.map_span_h)
+        near = track[(track["ts"] >= event["ts"] - span) & (track["ts"] <= event["ts"] + span)]
+    lons = [near["lon"].to_numpy(dtype=float), np.array([event["lon"]], dtype=float)]
+    lats = [near["lat"].to_numpy(dtype=float), np.array([event["lat"]], dtype=float)]
+    if not event_gates.empty:
+        xy = shapely.get_coordinates(event_gates["geometry"].to_numpy())
+        lons.append(xy[:, 0])
+        lats.append(xy[:, 1])
+    extent = maps.Extent.around(
+        np.concatenate(lons),
+        np.concatenate(lats),
+        aspect=style.width_px / style.height_px,
+        min_span_km=config.min_map_span_km,
+    )
+    box = shapely.box(extent.lon_min, extent.lat_min, extent.lon_max, extent.lat_max)
+    gates = (
+        page.gates[shapely.intersects(page.gates["geometry"].to_numpy(), box)]
+        if len(page.gates)
+        else page.gates
+    )
+    ports = page.ports[
+        page.ports["lon"].between(extent.lon_min, extent.lon_max)
+        & page.ports["lat"].between(extent.lat_min, extent.lat_max)
+    ]
+    events = pd.DataFrame(
+        {
+            "ts": [event["ts"]],
+            "lat": [event["lat"]],
+            "lon": [event["lon"]],
+            "label": [f"{event['label']} {_fmt(event['ts'])}"],
+        }
+    )
+    layers = maps.MapLayers(
+        track=track, gates=gates, ports=ports, events=events, land=land_for(extent)
+    )
+    svg = maps.render_map_svg(extent, layers, style, map_id=f"map-{index}")
+    what = {
+        "departure": "Departure",
+        "crossing": f"Passage of {page.chokepoint_names.get(event['chokepoint_id'], '')}",
+        "arrival": "Arrival",
+    }.get(event["kind"], event["kind"])
+    match = page.matches[page.matches["mmsi"] == event["mmsi"]]
+    name = (
+        match["vessel_name"].iloc[0]
+        if len(match) and not _missing(match["vessel_name"].iloc[0])
+        else ""
+    )
+    caption = (
+        f"Track of {name or 'MMSI'} {int(event['mmsi'])} from "
+        f"{_fmt(event['ts'] - pd.Timedelta(hours=config.track_before_h))} to "
+        f"{_fmt(event['ts'] + pd.Timedelta(hours=config.track_after_h))}: {len(track)} AIS fixes."
+    )
+    return (
+        f"<h3>{escape(what)}: {escape(str(event['label']))}, {escape(_fmt(event['ts']))}</h3>"
+        f'<figure data-event-kind="{escape(str(event["kind"]))}">{svg}'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def _land_rings(extent: maps.Extent) -> list[np.ndarray]:
+    window = land.read_land_window(extent.lon_min, extent.lon_max, extent.lat_min, extent.lat_max)
+    return land.land_rings(window)
+
+
+def _package_version() -> str:
+    try:
+        return version("straitwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "(development)"
+
+
+def write_report(
+    conn: psycopg.Connection, report_id: str, out: Path, config: ReportConfig = ReportConfig()
+) -> Path:
+    """Write the evidence page of `report_id` to `out` (an .html file). Returns the path."""
+    page = load_evidence(conn, report_id, config)
+    html = render_page(page, config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out

@@ -1,0 +1,267 @@
+"""A small Gibraltar scenario written straight into the tables (the analyst tests' data).
+
+Vessels (MMSI 273... are Russian-flagged by their MID, 538... Marshall Islands):
+  273000001  URSA MAJOR until 2026-02-01, then SPARTA IV (cargo, IMO 9743007): left Tartus on
+             2026-01-27, passed Gibraltar westbound on Tue 2026-02-03 14:00 (full track around it)
+             and eastbound on 2026-01-20 as URSA MAJOR
+  273000002  SPARTA II (cargo): westbound 2026-02-05 09:30 across a 5-hour AIS gap (dark)
+  538000003  OCEAN GRACE (tanker): westbound 2026-02-10
+  273000004  VOLGA TRADER (tanker): eastbound 2026-02-12
+  273000005  NEVA (cargo): westbound 2026-03-02 (after February)
+  273000006  never sent static data: westbound 2026-02-15
+  273000007  KAMA (fishing), identity first received 2026-02-09: westbound 2026-02-08
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from pipeline import db
+
+SPARTA_IV = 273000001
+SPARTA_II = 273000002
+CROSSING_AT = datetime(2026, 2, 3, 14, 0, tzinfo=UTC)  # SPARTA IV at the Gibraltar gate
+DEPARTED_TARTUS_AT = datetime(2026, 1, 27, 6, 0, tzinfo=UTC)
+GATE_LON = -5.60
+TRACK_LAT = 35.955
+SPEED_DEG_LON_PER_H = 0.2467  # 12 kn at 35.95 N
+SPARTA_REPORT = "trt-2026-02-04-sparta-iv"
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def track_west_through_gate(
+    mmsi: int, crossed_at: datetime, hours: float = 9.0, step_min: int = 6
+) -> pd.DataFrame:
+    """A vessel steaming due west along TRACK_LAT at 12 kn, on the gate at `crossed_at`."""
+    offsets_h = np.arange(-hours, hours + 1e-9, step_min / 60)
+    return pd.DataFrame(
+        {
+            "mmsi": mmsi,
+            "ts": pd.Timestamp(crossed_at) + pd.to_timedelta(offsets_h, unit="h"),
+            "lat": TRACK_LAT,
+            "lon": GATE_LON - offsets_h * SPEED_DEG_LON_PER_H,
+            "sog": 12.0,
+            "cog": 270.0,
+            "heading": 270,
+            "nav_status": 0,
+            "file_id": 1,
+        }
+    )
+
+
+def tartus_departure_track() -> pd.DataFrame:
+    """SPARTA IV leaving Tartus (34.895 N 35.866 E) westwards at 10 kn."""
+    offsets_h = np.arange(-3.0, 8.0 + 1e-9, 0.1)
+    moving = np.clip(offsets_h, 0, None)
+    return pd.DataFrame(
+        {
+            "mmsi": SPARTA_IV,
+            "ts": pd.Timestamp(DEPARTED_TARTUS_AT) + pd.to_timedelta(offsets_h, unit="h"),
+            "lat": 34.895 - moving * 0.01,
+            "lon": 35.866 - moving * 0.2,
+            "sog": np.where(offsets_h > 0, 10.0, 0.0),
+            "cog": 265.0,
+            "heading": 265,
+            "nav_status": np.where(offsets_h > 0, 0, 5),
+            "file_id": 1,
+        }
+    )
+
+
+def dark_track() -> pd.DataFrame:
+    """SPARTA II westbound, silent from 07:00 to 12:00 while passing the gate at 09:30."""
+    full = track_west_through_gate(SPARTA_II, _ts("2026-02-05T09:30"), hours=6)
+    silent = (full["ts"] > pd.Timestamp(_ts("2026-02-05T07:00"))) & (
+        full["ts"] < pd.Timestamp(_ts("2026-02-05T12:00"))
+    )
+    return full[~silent].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    url: str
+    positions: pd.DataFrame
+
+
+def _crossing(
+    cid: str,
+    mmsi: int,
+    at: str,
+    direction: str,
+    *,
+    inferred: bool = False,
+    gap_id: str | None = None,
+    half_h: float = 0.05,
+) -> dict:
+    t = _ts(at)
+    sign = 1 if direction == "westbound" else -1
+    dlon = half_h * SPEED_DEG_LON_PER_H * sign
+    return {
+        "crossing_id": cid,
+        "mmsi": mmsi,
+        "chokepoint_id": "gibraltar",
+        "crossed_at": t,
+        "direction": direction,
+        "inferred": inferred,
+        "lat": TRACK_LAT,
+        "lon": GATE_LON,
+        "prev_ts": t - timedelta(hours=half_h),
+        "prev_lat": TRACK_LAT,
+        "prev_lon": GATE_LON + dlon,
+        "next_ts": t + timedelta(hours=half_h),
+        "next_lat": TRACK_LAT,
+        "next_lon": GATE_LON - dlon,
+        "gap_id": gap_id,
+    }
+
+
+def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
+    """Write the scenario into an empty migrated database; returns the positions written."""
+    conn.execute(
+        """INSERT INTO chokepoints (chokepoint_id, name, kind, first_direction, second_direction,
+                                    aliases, ref_lat, ref_lon)
+           VALUES ('gibraltar', 'Strait of Gibraltar', 'strait', 'eastbound', 'westbound',
+                   '{Gibraltar}', 35.96, -5.6),
+                  ('bosphorus', 'Bosphorus', 'strait', 'northbound', 'southbound', '{}',
+                   41.1, 29.05)"""
+    )
+    # drawn south to north so that the Atlantic (side_a) is on the left
+    conn.execute(
+        """INSERT INTO chokepoint_gates (chokepoint_id, gate, seq, wkt, side_a, side_b)
+           VALUES ('gibraltar', 'tarifa', 1, 'LINESTRING(-5.6 35.87, -5.6 36.01)',
+                   'Atlantic', 'Mediterranean'),
+                  ('bosphorus', 'south', 1, 'LINESTRING(28.98 41.02, 29.02 41.0)',
+                   'Marmara', 'Black Sea')"""
+    )
+    conn.execute(
+        """INSERT INTO ports (port_id, name, country, lat, lon, radius_nm) VALUES
+           ('SYTTS', 'Tartus', 'SY', 34.895, 35.866, 3),
+           ('RUKGD', 'Kaliningrad', 'RU', 54.70, 20.45, 4),
+           ('ESALG', 'Algeciras', 'ES', 36.13, -5.43, 3),
+           ('MAPTM', 'Tanger Med', 'MA', 35.89, -5.50, 2)"""
+    )
+    identities = pd.DataFrame(
+        [
+            (SPARTA_IV, "9743007", True, "URSA MAJOR", "UBCD1", 70, "2026-01-01", "2026-02-01"),
+            (SPARTA_IV, "9743007", True, "SPARTA IV", "UBCD1", 70, "2026-02-01", None),
+            (SPARTA_II, "9312341", True, "SPARTA II", "UBCD2", 79, "2025-12-01", None),
+            (538000003, "9522013", True, "OCEAN GRACE", "V7AB3", 84, "2025-12-01", None),
+            (273000004, "9800116", True, "VOLGA TRADER", "UBCD4", 80, "2025-12-01", None),
+            (273000005, "1234567", False, "NEVA", "UBCD5", 70, "2025-12-01", None),
+            (273000007, None, None, "KAMA", "UBCD7", 30, "2026-02-09", None),
+        ],
+        columns=[
+            "mmsi",
+            "imo",
+            "imo_valid",
+            "name",
+            "callsign",
+            "ship_type",
+            "valid_from",
+            "valid_to",
+        ],
+    )
+    identities["valid_from"] = pd.to_datetime(identities["valid_from"], utc=True)
+    identities["valid_to"] = pd.to_datetime(identities["valid_to"], utc=True)
+    identities["flag"] = np.where(identities["mmsi"] // 1_000_000 == 273, "RU", "MH")
+    db.copy_frame(conn, "straitwatch.vessel_identity", identities)
+
+    positions = pd.concat(
+        [
+            tartus_departure_track(),
+            track_west_through_gate(SPARTA_IV, CROSSING_AT),
+            dark_track(),
+        ],
+        ignore_index=True,
+    ).sort_values(["mmsi", "ts"], ignore_index=True)
+    db.ensure_position_partitions(conn, positions["ts"].dt.date.unique())
+    db.copy_frame(conn, "straitwatch.positions", positions)
+
+    conn.execute(
+        """INSERT INTO ais_gaps (gap_id, mmsi, started_at, ended_at, start_lat, start_lon,
+                                 end_lat, end_lon, distance_nm, implied_speed_kn)
+           VALUES ('gap-sparta-ii', %s, '2026-02-05T07:00Z', '2026-02-05T12:00Z',
+                   %s, %s, %s, %s, 60.0, 12.0)""",
+        (
+            SPARTA_II,
+            TRACK_LAT,
+            GATE_LON + 2.5 * SPEED_DEG_LON_PER_H,
+            TRACK_LAT,
+            GATE_LON - 2.5 * SPEED_DEG_LON_PER_H,
+        ),
+    )
+    crossings = pd.DataFrame(
+        [
+            _crossing("x-sparta-iv-east", SPARTA_IV, "2026-01-20T10:00", "eastbound"),
+            _crossing("x-sparta-iv-west", SPARTA_IV, CROSSING_AT.isoformat()[:16], "westbound"),
+            _crossing(
+                "x-sparta-ii-west",
+                SPARTA_II,
+                "2026-02-05T09:30",
+                "westbound",
+                inferred=True,
+                gap_id="gap-sparta-ii",
+                half_h=2.5,
+            ),
+            _crossing("x-ocean-grace", 538000003, "2026-02-10T03:00", "westbound"),
+            _crossing("x-volga", 273000004, "2026-02-12T18:00", "eastbound"),
+            _crossing("x-neva", 273000005, "2026-03-02T08:00", "westbound"),
+            _crossing("x-unknown", 273000006, "2026-02-15T22:00", "westbound"),
+            _crossing("x-kama", 273000007, "2026-02-08T05:00", "westbound"),
+        ]
+    )
+    crossings.loc[crossings["crossing_id"] == "x-sparta-ii-west", ["lat", "lon"]] = None
+    db.copy_frame(conn, "straitwatch.chokepoint_crossings", crossings)
+    conn.execute(
+        """INSERT INTO port_calls (port_call_id, mmsi, port_id, arrived_at, departed_at)
+           VALUES ('pc-sparta-iv-tartus', %s, 'SYTTS', '2026-01-20T00:00Z', %s)""",
+        (SPARTA_IV, DEPARTED_TARTUS_AT),
+    )
+    conn.execute(
+        """INSERT INTO reported_departures (report_id, source, published_at, vessel_name,
+               departure_port_id, via_chokepoint_id, via_date, via_direction,
+               destination_port_id, claim_text)
+           VALUES (%s, 'TRT World', '2026-02-04T08:00Z', 'SPARTA IV', 'SYTTS', 'gibraltar',
+                   '2026-02-03', 'westbound', 'RUKGD',
+                   'Sparta IV left Tartus and passed Gibraltar on Tuesday, bound for '
+                   || 'Kaliningrad.')""",
+        (SPARTA_REPORT,),
+    )
+    conn.execute(
+        """INSERT INTO departure_matches (report_id, mmsi, verdict, evidence, departure_delta,
+                                          crossing_delta)
+           VALUES (%s, %s, 'confirmed', %s, '0', '0')""",
+        (SPARTA_REPORT, SPARTA_IV, psycopg.types.json.Jsonb(SPARTA_EVIDENCE)),
+    )
+    conn.commit()
+    return positions
+
+
+# Provisional shape, until the matcher's README section fixes it.
+SPARTA_EVIDENCE = {
+    "checks": [
+        {
+            "part": "departure",
+            "claimed": "SYTTS",
+            "observed_at": DEPARTED_TARTUS_AT.isoformat(),
+            "delta": "0",
+            "result": "consistent",
+        },
+        {
+            "part": "via",
+            "claimed": "gibraltar westbound 2026-02-03",
+            "observed_at": CROSSING_AT.isoformat(),
+            "delta": "0",
+            "result": "consistent",
+            "crossing_id": "x-sparta-iv-west",
+        },
+    ]
+}
