@@ -105,7 +105,7 @@ def test_dark_transits_carry_the_gap(scenario_conn: psycopg.Connection) -> None:
     assert (dist, speed) == (60.0, 12.0)
 
 
-def test_vessel_track_function(scenario_conn: psycopg.Connection, scenario) -> None:
+def test_vessel_track_function(scenario_conn: psycopg.Connection) -> None:
     rows = scenario_conn.execute(
         """SELECT ts FROM straitwatch.vessel_track(%s, '2026-02-03T13:00Z', '2026-02-03T15:00Z')""",
         (SPARTA_IV,),
@@ -126,12 +126,14 @@ def test_day_filter_uses_the_expression_index(scenario_conn: psycopg.Connection)
     assert "chokepoint_crossings_utc_day" in plan
 
 
-def test_mid_table_mirrors_the_seed(conn: psycopg.Connection) -> None:
+def test_mid_table_mirrors_the_seed(migrated_conn: psycopg.Connection) -> None:
     with (SEEDS_DIR / "reference" / "mid_countries.csv").open(newline="", encoding="utf-8") as f:
         seed = {
             (int(r["MID"]), r["Country Name"], r["Country Code"] or None) for r in csv.DictReader(f)
         }
-    table = set(conn.execute("SELECT mid, country, flag FROM straitwatch.mid_countries").fetchall())
+    table = set(
+        migrated_conn.execute("SELECT mid, country, flag FROM straitwatch.mid_countries").fetchall()
+    )
     assert table == seed
 
 
@@ -149,12 +151,15 @@ def test_mid_table_mirrors_the_seed(conn: psycopg.Connection) -> None:
     ],
 )
 def test_ship_type_groups(
-    conn: psycopg.Connection, code: int, group: str, comparable: bool, description: str
+    migrated_conn: psycopg.Connection, code: int, group: str, comparable: bool, description: str
 ) -> None:
-    row = conn.execute(
+    row = migrated_conn.execute(
         """SELECT ship_type_group, portwatch_comparable, description
            FROM straitwatch.ais_ship_types WHERE ship_type = %s""",
         (code,),
     ).fetchone()
     assert row == (group, comparable, description)
-    assert conn.execute("SELECT count(*) FROM straitwatch.ais_ship_types").fetchone()[0] == 100
+    assert (
+        migrated_conn.execute("SELECT count(*) FROM straitwatch.ais_ship_types").fetchone()[0]
+        == 100
+    )
