@@ -99,57 +99,69 @@ INSERT INTO straitwatch.mid_countries (mid, country, flag) VALUES
     (740, 'UK', 'UK'), (745, 'Guiana', 'GF'), (750, 'Guyana', 'GY'), (755, 'Paraguay', 'PY'),
     (760, 'Peru', 'PE'), (765, 'Suriname', 'SR'), (770, 'Uruguay', 'UY'), (775, 'Venezuela', 'VE');
 
--- AIS "type of ship and cargo" (ITU-R M.1371-5, table 53), one row per code 0-99.
--- ship_type_group is a coarse class; portwatch_comparable marks the classes IMF PortWatch counts
--- in its chokepoint transits (container, dry bulk, general cargo, ro-ro, tanker). AIS codes cannot
--- split 70-79 into container / dry bulk / general cargo / ro-ro: those are all 'cargo' here, so
--- compare our cargo + tanker with PortWatch's total.
-CREATE TABLE straitwatch.ais_ship_types (
-    ship_type             smallint PRIMARY KEY CHECK (ship_type BETWEEN 0 AND 99),
-    description           text NOT NULL,
-    ship_type_group       text NOT NULL CHECK (ship_type_group IN (
-                              'cargo', 'tanker', 'passenger', 'fishing', 'service', 'military',
-                              'leisure', 'high_speed', 'other', 'unknown')),
-    portwatch_comparable  boolean NOT NULL
-);
-COMMENT ON TABLE straitwatch.ais_ship_types IS
-    'AIS ship and cargo type codes 0-99 with a coarse group; cargo (70-79) + tanker (80-89) '
-    'is the part comparable with IMF PortWatch transit counts.';
+-- AIS "type of ship and cargo" (ITU-R M.1371-5, table 53). ship_type_group is a coarse class;
+-- portwatch_comparable marks the classes IMF PortWatch counts in its chokepoint transits
+-- (container, dry bulk, general cargo, ro-ro, tanker). AIS codes cannot split 70-79 into
+-- container / dry bulk / general cargo / ro-ro: those are all 'cargo' here, so compare our
+-- cargo + tanker with PortWatch's total. The three functions are the rules (inlined into the
+-- views, so a month of crossings costs no join); the table lists them for people and joins.
 
-INSERT INTO straitwatch.ais_ship_types (ship_type, description, ship_type_group, portwatch_comparable)
-SELECT code,
-       CASE
-           WHEN code = 0 THEN 'not available'
-           WHEN code BETWEEN 1 AND 19 THEN 'reserved'
-           WHEN code BETWEEN 20 AND 29 THEN 'wing in ground'
-           WHEN code = 30 THEN 'fishing'
-           WHEN code = 31 THEN 'towing'
-           WHEN code = 32 THEN 'towing, length > 200 m or breadth > 25 m'
-           WHEN code = 33 THEN 'dredging or underwater operations'
-           WHEN code = 34 THEN 'diving operations'
-           WHEN code = 35 THEN 'military operations'
-           WHEN code = 36 THEN 'sailing'
-           WHEN code = 37 THEN 'pleasure craft'
-           WHEN code BETWEEN 38 AND 39 THEN 'reserved'
-           WHEN code BETWEEN 40 AND 49 THEN 'high speed craft'
-           WHEN code = 50 THEN 'pilot vessel'
-           WHEN code = 51 THEN 'search and rescue vessel'
-           WHEN code = 52 THEN 'tug'
-           WHEN code = 53 THEN 'port tender'
-           WHEN code = 54 THEN 'anti-pollution equipment'
-           WHEN code = 55 THEN 'law enforcement'
-           WHEN code BETWEEN 56 AND 57 THEN 'spare, local use'
-           WHEN code = 58 THEN 'medical transport'
-           WHEN code = 59 THEN 'noncombatant ship (RR Resolution No. 18)'
-           WHEN code BETWEEN 60 AND 69 THEN 'passenger'
-           WHEN code BETWEEN 70 AND 79 THEN 'cargo'
-           WHEN code BETWEEN 80 AND 89 THEN 'tanker'
-           ELSE 'other type'
+CREATE FUNCTION straitwatch.ship_type_group(ship_type integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN ship_type BETWEEN 70 AND 79 THEN 'cargo'
+        WHEN ship_type BETWEEN 80 AND 89 THEN 'tanker'
+        WHEN ship_type BETWEEN 60 AND 69 THEN 'passenger'
+        WHEN ship_type = 30 THEN 'fishing'
+        WHEN ship_type IN (31, 32, 33, 34, 50, 51, 52, 53, 54, 55, 58) THEN 'service'
+        WHEN ship_type IN (35, 59) THEN 'military'
+        WHEN ship_type IN (36, 37) THEN 'leisure'
+        WHEN ship_type BETWEEN 20 AND 29 OR ship_type BETWEEN 40 AND 49 THEN 'high_speed'
+        WHEN ship_type BETWEEN 90 AND 99 THEN 'other'
+        ELSE 'unknown'
+    END
+$$;
+
+CREATE FUNCTION straitwatch.portwatch_comparable(ship_type integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(ship_type BETWEEN 70 AND 89, false)
+$$;
+
+CREATE FUNCTION straitwatch.ship_type_description(ship_type integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+           WHEN ship_type = 0 THEN 'not available'
+           WHEN ship_type BETWEEN 1 AND 19 THEN 'reserved'
+           WHEN ship_type BETWEEN 20 AND 29 THEN 'wing in ground'
+           WHEN ship_type = 30 THEN 'fishing'
+           WHEN ship_type = 31 THEN 'towing'
+           WHEN ship_type = 32 THEN 'towing, length > 200 m or breadth > 25 m'
+           WHEN ship_type = 33 THEN 'dredging or underwater operations'
+           WHEN ship_type = 34 THEN 'diving operations'
+           WHEN ship_type = 35 THEN 'military operations'
+           WHEN ship_type = 36 THEN 'sailing'
+           WHEN ship_type = 37 THEN 'pleasure craft'
+           WHEN ship_type BETWEEN 38 AND 39 THEN 'reserved'
+           WHEN ship_type BETWEEN 40 AND 49 THEN 'high speed craft'
+           WHEN ship_type = 50 THEN 'pilot vessel'
+           WHEN ship_type = 51 THEN 'search and rescue vessel'
+           WHEN ship_type = 52 THEN 'tug'
+           WHEN ship_type = 53 THEN 'port tender'
+           WHEN ship_type = 54 THEN 'anti-pollution equipment'
+           WHEN ship_type = 55 THEN 'law enforcement'
+           WHEN ship_type BETWEEN 56 AND 57 THEN 'spare, local use'
+           WHEN ship_type = 58 THEN 'medical transport'
+           WHEN ship_type = 59 THEN 'noncombatant ship (RR Resolution No. 18)'
+           WHEN ship_type BETWEEN 60 AND 69 THEN 'passenger'
+           WHEN ship_type BETWEEN 70 AND 79 THEN 'cargo'
+           WHEN ship_type BETWEEN 80 AND 89 THEN 'tanker'
+           WHEN ship_type BETWEEN 90 AND 99 THEN 'other type'
        END
        || CASE
            -- the second digit of these classes carries the hazardous cargo category
-           WHEN code BETWEEN 20 AND 29 OR code BETWEEN 40 AND 49 OR code BETWEEN 60 AND 99 THEN
-               CASE code % 10
+           WHEN ship_type BETWEEN 20 AND 29 OR ship_type BETWEEN 40 AND 49
+                OR ship_type BETWEEN 60 AND 99 THEN
+               CASE ship_type % 10
                    WHEN 1 THEN ', hazardous category A'
                    WHEN 2 THEN ', hazardous category B'
                    WHEN 3 THEN ', hazardous category C'
@@ -159,18 +171,20 @@ SELECT code,
                    ELSE ', reserved'
                END
            ELSE ''
-       END,
-       CASE
-           WHEN code BETWEEN 70 AND 79 THEN 'cargo'
-           WHEN code BETWEEN 80 AND 89 THEN 'tanker'
-           WHEN code BETWEEN 60 AND 69 THEN 'passenger'
-           WHEN code = 30 THEN 'fishing'
-           WHEN code IN (31, 32, 33, 34, 50, 51, 52, 53, 54, 55, 58) THEN 'service'
-           WHEN code IN (35, 59) THEN 'military'
-           WHEN code IN (36, 37) THEN 'leisure'
-           WHEN code BETWEEN 20 AND 29 OR code BETWEEN 40 AND 49 THEN 'high_speed'
-           WHEN code BETWEEN 90 AND 99 THEN 'other'
-           ELSE 'unknown'
-       END,
-       code BETWEEN 70 AND 89
+       END
+$$;
+
+CREATE TABLE straitwatch.ais_ship_types (
+    ship_type             smallint PRIMARY KEY CHECK (ship_type BETWEEN 0 AND 99),
+    description           text NOT NULL,
+    ship_type_group       text NOT NULL,
+    portwatch_comparable  boolean NOT NULL
+);
+COMMENT ON TABLE straitwatch.ais_ship_types IS
+    'AIS ship and cargo type codes 0-99 with a coarse group; cargo (70-79) + tanker (80-89) '
+    'is the part comparable with IMF PortWatch transit counts.';
+
+INSERT INTO straitwatch.ais_ship_types (ship_type, description, ship_type_group, portwatch_comparable)
+SELECT code, straitwatch.ship_type_description(code), straitwatch.ship_type_group(code),
+       straitwatch.portwatch_comparable(code)
 FROM generate_series(0, 99) AS code;

@@ -1,10 +1,32 @@
 -- Analyst views over the event tables: crossings with the vessel's identity at the time, daily
 -- transits comparable with IMF PortWatch, dark (inferred) transits; a track function; indexes.
 
+-- The identity period nearest to `at` for a vessel without one valid at that instant: the
+-- latest begun before it, else the earliest begun after it. PL/pgSQL on purpose: an inlined
+-- subquery would be costed once per passage and push big analyst queries into JIT compilation,
+-- which costs more than the query.
+CREATE FUNCTION straitwatch.nearest_vessel_identity(vessel_mmsi integer, at timestamptz)
+RETURNS SETOF straitwatch.vessel_identity
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 1 AS $$
+BEGIN
+    RETURN QUERY
+        SELECT v.* FROM straitwatch.vessel_identity AS v
+        WHERE v.mmsi = vessel_mmsi AND v.valid_from <= at
+        ORDER BY v.valid_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN QUERY
+            SELECT v.* FROM straitwatch.vessel_identity AS v
+            WHERE v.mmsi = vessel_mmsi AND v.valid_from > at
+            ORDER BY v.valid_from LIMIT 1;
+    END IF;
+END;
+$$;
+
 -- One row per chokepoint passage, with who the vessel was at that moment. The identity is the
--- vessel_identity period that contains crossed_at; when static data was first received only
--- after the passage (or the periods have a hole), the nearest period is used and identity_basis
--- says which: valid_at_time | last_known_before | first_seen_after (NULL: never identified).
+-- vessel_identity period that contains crossed_at (a hash or index join on the SCD-2 periods,
+-- which do not overlap). When static data was first received only after the passage, or the
+-- periods have a hole there, the nearest period is used instead, and identity_basis says which:
+-- valid_at_time | last_known_before | first_seen_after (NULL: the vessel never identified itself).
 CREATE VIEW straitwatch.crossings_with_identity AS
 SELECT c.crossing_id,
        c.chokepoint_id,
@@ -14,24 +36,27 @@ SELECT c.crossing_id,
        c.direction,
        c.inferred,
        c.mmsi,
-       vi.name                                   AS vessel_name,
-       vi.imo,
-       vi.imo_valid,
-       vi.callsign,
-       vi.ship_type,
-       st.description                            AS ship_type_description,
-       coalesce(st.ship_type_group, 'unknown')   AS ship_type_group,
-       coalesce(st.portwatch_comparable, false)  AS portwatch_comparable,
+       coalesce(at_time.name, nearest.name)      AS vessel_name,
+       coalesce(at_time.imo, nearest.imo)        AS imo,
+       coalesce(at_time.imo_valid, nearest.imo_valid) AS imo_valid,
+       coalesce(at_time.callsign, nearest.callsign)   AS callsign,
+       coalesce(at_time.ship_type, nearest.ship_type) AS ship_type,
+       straitwatch.ship_type_description(coalesce(at_time.ship_type, nearest.ship_type))
+                                                 AS ship_type_description,
+       straitwatch.ship_type_group(coalesce(at_time.ship_type, nearest.ship_type))
+                                                 AS ship_type_group,
+       straitwatch.portwatch_comparable(coalesce(at_time.ship_type, nearest.ship_type))
+                                                 AS portwatch_comparable,
        mc.flag,
        mc.country                                AS flag_country,
        CASE
-           WHEN vi.identity_id IS NULL THEN NULL
-           WHEN vi.valid_from > c.crossed_at THEN 'first_seen_after'
-           WHEN vi.valid_to IS NOT NULL AND vi.valid_to <= c.crossed_at THEN 'last_known_before'
-           ELSE 'valid_at_time'
+           WHEN at_time.identity_id IS NOT NULL THEN 'valid_at_time'
+           WHEN nearest.valid_from > c.crossed_at THEN 'first_seen_after'
+           WHEN nearest.identity_id IS NOT NULL THEN 'last_known_before'
        END                                       AS identity_basis,
-       vi.valid_from                             AS identity_valid_from,
-       vi.valid_to                               AS identity_valid_to,
+       coalesce(at_time.valid_from, nearest.valid_from) AS identity_valid_from,
+       CASE WHEN at_time.identity_id IS NOT NULL THEN at_time.valid_to ELSE nearest.valid_to END
+                                                 AS identity_valid_to,
        c.lat,
        c.lon,
        c.prev_ts,
@@ -39,26 +64,16 @@ SELECT c.crossing_id,
        c.gap_id
 FROM straitwatch.chokepoint_crossings AS c
 JOIN straitwatch.chokepoints AS cp ON cp.chokepoint_id = c.chokepoint_id
-LEFT JOIN LATERAL (
-    SELECT s.identity_id, s.name, s.imo, s.imo_valid, s.callsign, s.ship_type,
-           s.valid_from, s.valid_to
-    FROM (
-        (SELECT v.*, 0 AS preference
-         FROM straitwatch.vessel_identity AS v
-         WHERE v.mmsi = c.mmsi AND v.valid_from <= c.crossed_at
-         ORDER BY v.valid_from DESC
-         LIMIT 1)
-        UNION ALL
-        (SELECT v.*, 1 AS preference
-         FROM straitwatch.vessel_identity AS v
-         WHERE v.mmsi = c.mmsi AND v.valid_from > c.crossed_at
-         ORDER BY v.valid_from
-         LIMIT 1)
-    ) AS s
-    ORDER BY s.preference
-    LIMIT 1
-) AS vi ON true
-LEFT JOIN straitwatch.ais_ship_types AS st ON st.ship_type = vi.ship_type
+LEFT JOIN straitwatch.vessel_identity AS at_time
+       ON at_time.mmsi = c.mmsi
+      AND at_time.valid_from <= c.crossed_at
+      AND (at_time.valid_to IS NULL OR c.crossed_at < at_time.valid_to)
+-- only for passages without a period at the time (the function is opaque to the planner, so a
+-- month of passages is costed as cheap as it runs; see nearest_vessel_identity above)
+-- (a NULL vessel makes the STRICT function return nothing without running)
+LEFT JOIN LATERAL straitwatch.nearest_vessel_identity(
+    CASE WHEN at_time.identity_id IS NULL THEN c.mmsi END, c.crossed_at
+) AS nearest ON true
 LEFT JOIN straitwatch.mid_countries AS mc
        ON c.mmsi BETWEEN 201000000 AND 775999999 AND mc.mid = c.mmsi / 1000000;
 
