@@ -122,9 +122,11 @@ BEGIN
     CREATE INDEX IF NOT EXISTS ais_gaps_geom ON straitwatch.ais_gaps USING gist (geom);
 
     -- One line per vessel and UTC day through its fixes in time order. Filter on mmsi (index);
-    -- days with fewer than two distinct positions have a NULL line.
+    -- days with fewer than two distinct positions have a NULL line. A track across the
+    -- antimeridian is drawn the long way round (longitudes are not unwrapped).
     CREATE OR REPLACE VIEW straitwatch.vessel_daily_tracks AS
-    SELECT t.mmsi,
+    SELECT format('%s/%s', t.mmsi, t.day) AS track_id,  -- first and unique: QGIS's feature key
+           t.mmsi,
            t.day,
            t.first_ts,
            t.last_ts,

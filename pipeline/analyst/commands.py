@@ -119,6 +119,7 @@ def _transits(args: argparse.Namespace) -> int:
         path, table = write_transits_chart(
             conn, args.chokepoint, args.start, args.end, args.out, args.ship_type_group
         )
+        _note_geometry(conn)
     totals = ", ".join(f"{d} {int(table[d].sum())}" for d in table.columns)
     print(f"wrote {path}: {len(table)} days, {totals}")
     return 0

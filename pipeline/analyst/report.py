@@ -42,7 +42,8 @@ class ReportConfig:
 class EvidencePage:
     claim: dict[str, Any]
     matches: pd.DataFrame  # departure_matches rows with vessel identity columns
-    events: pd.DataFrame  # mmsi, kind, ts, lat, lon, label, chokepoint_id, port_id
+    checks: pd.DataFrame  # claim_checks rows of the report
+    events: pd.DataFrame  # mmsi, kind, ts, lat, lon, label, chokepoint_id, port_id, ref_id
     tracks: dict[int, pd.DataFrame]  # event index -> positions (ts, lat, lon) around it
     gates: pd.DataFrame  # chokepoint_id, gate, label, geometry
     ports: pd.DataFrame  # port_id, name, lat, lon, radius_nm
@@ -91,6 +92,34 @@ WHERE pc.mmsi = ANY(%(mmsi)s) AND pc.port_id = %(port)s
 ORDER BY pc.mmsi, pc.arrived_at
 """
 
+_CHECKS_SQL = """
+SELECT * FROM straitwatch.claim_checks WHERE report_id = %s ORDER BY mmsi NULLS LAST, check_no
+"""
+
+# The rows a check used as evidence, placed where they happened.
+_EVIDENCE_EVENTS_SQL = """
+SELECT k.mmsi, 'crossing' AS kind, c.crossed_at AS ts,
+       coalesce(c.lat, (c.prev_lat + c.next_lat) / 2) AS lat,
+       coalesce(c.lon, (c.prev_lon + c.next_lon) / 2) AS lon,
+       CASE WHEN c.inferred THEN 'passed (AIS silent) ' ELSE 'passed ' END || c.direction AS label,
+       c.chokepoint_id, NULL AS port_id, c.crossing_id AS ref_id
+FROM straitwatch.claim_checks AS k
+JOIN straitwatch.chokepoint_crossings AS c ON c.crossing_id = k.crossing_id
+WHERE k.report_id = %(report)s
+UNION ALL
+SELECT k.mmsi,
+       CASE k.event WHEN 'port_call_departure' THEN 'departure' ELSE 'arrival' END,
+       CASE k.event WHEN 'port_call_departure' THEN pc.departed_at ELSE pc.arrived_at END,
+       p.lat, p.lon,
+       CASE k.event WHEN 'port_call_departure' THEN 'left ' ELSE 'arrived ' END || p.name,
+       NULL, pc.port_id, pc.port_call_id
+FROM straitwatch.claim_checks AS k
+JOIN straitwatch.port_calls AS pc ON pc.port_call_id = k.port_call_id
+JOIN straitwatch.ports AS p ON p.port_id = pc.port_id
+WHERE k.report_id = %(report)s
+  AND (k.event <> 'port_call_departure' OR pc.departed_at IS NOT NULL)
+"""
+
 _TRACK_SQL = """
 SELECT ts, lat, lon, sog FROM straitwatch.positions
 WHERE mmsi = %s AND ts >= %s AND ts < %s ORDER BY ts
@@ -126,9 +155,15 @@ def load_evidence(
     matches = read_frame(conn, _MATCHES_SQL, (report_id,))
     if matches.empty:
         raise StraitwatchError(f"report {report_id} has no verdict yet: run `straitwatch match`")
-    mmsis = sorted({int(m) for m in matches["mmsi"].dropna()})
-    lo, hi = _claim_window(claim, timedelta(days=config.event_search_days))
-    events = _events(conn, claim, mmsis, lo, hi, config)
+    checks = read_frame(conn, _CHECKS_SQL, (report_id,))
+    events = _evidence_events(conn, report_id)
+    # vessels whose checks name no event: look for their events near the claimed dates
+    unexplained = sorted({int(m) for m in matches["mmsi"].dropna()} - set(events["mmsi"]))
+    if unexplained:
+        lo, hi = _claim_window(claim, timedelta(days=config.event_search_days))
+        searched = _events(conn, claim, unexplained, lo, hi, config)
+        events = pd.concat([events, searched], ignore_index=True) if len(events) else searched
+    events = _order_events(events, config)
     half_before = timedelta(hours=config.track_before_h)
     half_after = timedelta(hours=config.track_after_h)
     tracks = {
@@ -151,6 +186,7 @@ def load_evidence(
     return EvidencePage(
         claim=claim,
         matches=matches,
+        checks=checks,
         events=events,
         tracks=tracks,
         gates=gates,
@@ -158,6 +194,9 @@ def load_evidence(
         chokepoint_names=names,
         generated_at=datetime.now(UTC),
     )
+
+
+_EVENT_COLUMNS = ["mmsi", "kind", "ts", "lat", "lon", "label", "chokepoint_id", "port_id", "ref_id"]
 
 
 def _events(
@@ -168,8 +207,7 @@ def _events(
     hi: datetime,
     config: ReportConfig,
 ) -> pd.DataFrame:
-    """AIS events of the candidate vessels that bear on the claimed parts, in time order."""
-    columns = ["mmsi", "kind", "ts", "lat", "lon", "label", "chokepoint_id", "port_id", "ref_id"]
+    """AIS events of these vessels near the claimed dates that bear on the claimed parts."""
     frames: list[pd.DataFrame] = []
     voyage = timedelta(days=config.voyage_days)
     if mmsis and claim.get("departure_port_id"):
@@ -223,9 +261,20 @@ def _events(
                 )
             )
     if not frames:
-        return pd.DataFrame(columns=columns)
-    events = pd.concat([f[columns] for f in frames], ignore_index=True)
-    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+        return pd.DataFrame(columns=_EVENT_COLUMNS)
+    return pd.concat([f[_EVENT_COLUMNS] for f in frames], ignore_index=True)
+
+
+def _evidence_events(conn: psycopg.Connection, report_id: str) -> pd.DataFrame:
+    events = read_frame(conn, _EVIDENCE_EVENTS_SQL, {"report": report_id})
+    return events.drop_duplicates(["mmsi", "ref_id", "kind"]) if len(events) else events
+
+
+def _order_events(events: pd.DataFrame, config: ReportConfig) -> pd.DataFrame:
+    """Each vessel's events in time order, at most `max_events_per_vessel` of them."""
+    if events.empty:
+        return pd.DataFrame(columns=_EVENT_COLUMNS)
+    events = events.assign(ts=pd.to_datetime(events["ts"], utc=True))
     events = events.sort_values(["mmsi", "ts"], kind="stable")
     events = events.groupby("mmsi", sort=False).head(config.max_events_per_vessel)
     return events.reset_index(drop=True)
@@ -302,25 +351,67 @@ def format_delta(delta: pd.Timedelta) -> str:
     )
 
 
-def _evidence_checks(evidence: Any) -> list[dict[str, Any]]:
-    """The list of checks in a match's evidence, flattened to scalar columns."""
+def _evidence_json(evidence: Any) -> dict[str, Any]:
     if isinstance(evidence, str):
         evidence = json.loads(evidence)
-    if not isinstance(evidence, dict):
-        return []
-    checks = evidence.get("checks")
-    if not isinstance(checks, list):
-        return []
-    rows = []
-    for check in checks:
-        if isinstance(check, dict):
-            rows.append(
-                {
-                    k: (json.dumps(v, default=str) if isinstance(v, dict | list) else v)
-                    for k, v in check.items()
-                }
-            )
-    return rows
+    return evidence if isinstance(evidence, dict) else {}
+
+
+_EVENT_WORDS = {
+    "crossing": "passage",
+    "port_call_departure": "departure",
+    "port_call_arrival": "arrival",
+    "port_call_open": "in port since",
+    "ais_destination": "AIS destination set",
+}
+
+
+def _check_cells(check: pd.Series, page: EvidencePage) -> list[str]:
+    """part, status, claimed, AIS, delta, summary, evidence ids: the text of one table row."""
+
+    def port(pid: Any) -> str:
+        names = page.ports.loc[page.ports["port_id"] == pid, "name"]
+        return f"{names.iloc[0]} ({pid})" if len(names) else str(pid)
+
+    def have(key: str) -> bool:
+        return key in check.index and not _missing(check[key])
+
+    claimed: list[str] = []
+    if have("claimed_port_id"):
+        claimed.append(port(check["claimed_port_id"]))
+    if have("chokepoint_id") and check["part"] == "passage":
+        claimed.append(page.chokepoint_names.get(check["chokepoint_id"], check["chokepoint_id"]))
+    if have("expected_direction"):
+        claimed.append(str(check["expected_direction"]))
+    if have("claimed_date"):
+        claimed.append(f"on {check['claimed_date']}")
+    elif have("claimed_from") or have("claimed_to"):
+        lo = _fmt(check["claimed_from"]) if have("claimed_from") else "…"
+        hi = _fmt(check["claimed_to"]) if have("claimed_to") else "…"
+        claimed.append(f"{lo} to {hi}")
+    observed: list[str] = []
+    if have("event"):
+        observed.append(_EVENT_WORDS.get(check["event"], str(check["event"])))
+    if have("direction"):
+        observed.append(str(check["direction"]))
+    if have("port_id"):
+        observed.append(port(check["port_id"]))
+    if have("event_at"):
+        observed.append(_fmt(check["event_at"]))
+    if have("inferred") and bool(check["inferred"]):
+        observed.append("(during an AIS gap)")
+    if not observed and have("positions_in_window"):
+        observed.append(f"{int(check['positions_in_window'])} AIS positions in the window")
+    ids = [str(check[k]) for k in ("crossing_id", "port_call_id", "gap_id") if have(k)]
+    return [
+        str(check["part"]),
+        str(check["status"]) if have("status") else "—",
+        " ".join(claimed) or "—",
+        " ".join(observed) or "—",
+        format_delta(pd.Timedelta(check["delta"])) if have("delta") else "—",
+        str(check["summary"]) if have("summary") else "",
+        ", ".join(ids) or "—",
+    ]
 
 
 def render_page(
@@ -379,33 +470,40 @@ def render_page(
             if not _missing(m.mmsi)
             else "no vessel found"
         )
+        evidence = _evidence_json(m.evidence)
+        why = "".join(
+            f"<br>{escape(label)}: {escape(str(evidence[key]))}"
+            for key, label in (("summary", "finding"), ("rule", "rule"))
+            if evidence.get(key)
+        )
         parts.append(
             f'<div class="card"><span class="verdict" style="background:{colour}">'
             f"{escape(m.verdict)}</span> {escape(vessel)}"
             f"<br>departure: {escape(_fmt(m.departure_delta))} · "
-            f"passage: {escape(_fmt(m.crossing_delta))}"
+            f"passage: {escape(_fmt(m.crossing_delta))}{why}"
             f'<br><span class="meta">matched {escape(_fmt(m.matched_at))}</span></div>'
         )
 
     parts.append("<h2>Checks</h2>")
-    any_check = False
-    for m in page.matches.itertuples(index=False):
-        rows = _evidence_checks(m.evidence)
-        if not rows:
-            continue
-        any_check = True
-        columns = list(dict.fromkeys(k for r in rows for k in r))
-        who = f"MMSI {int(m.mmsi)}" if not _missing(m.mmsi) else "no vessel"
-        parts.append(f'<h3>{escape(who)}</h3><table class="checks"><tr>')
-        parts += [f"<th>{escape(str(c))}</th>" for c in columns]
-        parts.append("</tr>")
-        for r in rows:
+    if page.checks.empty:
+        parts.append('<p class="meta">The matcher recorded no individual checks.</p>')
+    for mmsi, checks in page.checks.groupby(page.checks["mmsi"].fillna(0), sort=False):
+        who = f"MMSI {int(mmsi)}" if mmsi else "no vessel"
+        parts.append(
+            f'<h3>{escape(who)}</h3><table class="checks"><tr><th>part</th><th>status</th>'
+            "<th>claimed</th><th>AIS</th><th>delta (AIS − claim)</th><th>finding</th>"
+            "<th>evidence rows</th></tr>"
+        )
+        for _, check in checks.iterrows():
+            cells = _check_cells(check, page)
+            colour = _VERDICT_COLOURS.get(cells[1], "#333")
             parts.append(
-                "<tr>" + "".join(f"<td>{escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>"
+                f"<tr><td>{escape(cells[0])}</td>"
+                f'<td style="color:{colour};font-weight:bold">{escape(cells[1])}</td>'
+                + "".join(f"<td>{escape(c)}</td>" for c in cells[2:])
+                + "</tr>"
             )
         parts.append("</table>")
-    if not any_check:
-        parts.append('<p class="meta">The matcher recorded no individual checks.</p>')
 
     parts.append("<h2>Maps</h2>")
     if page.events.empty:

@@ -245,23 +245,57 @@ def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
     return positions
 
 
-# Provisional shape, until the matcher's README section fixes it.
+# The matcher's evidence document (version 1): one check per claimed part, with the event rows
+# it used. Only the keys the analyst layer reads are filled in here.
 SPARTA_EVIDENCE = {
+    "version": 1,
+    "verdict": "confirmed",
+    "rule": "every checked part confirmed",
+    "summary": "left Tartus 2026-01-27 06:00 UTC; passed Strait of Gibraltar westbound "
+    "2026-02-03 14:00 UTC, on the claimed Tuesday 2026-02-03; no AIS near Kaliningrad",
     "checks": [
         {
             "part": "departure",
-            "claimed": "SYTTS",
-            "observed_at": DEPARTED_TARTUS_AT.isoformat(),
-            "delta": "0",
-            "result": "consistent",
+            "status": "confirmed",
+            "summary": "left Tartus 2026-01-27 06:00 UTC, before the claimed passage day",
+            "claimed_port_id": "SYTTS",
+            "claimed_from": None,
+            "claimed_to": "2026-02-03T00:00:00Z",
+            "port_id": "SYTTS",
+            "event": "port_call_departure",
+            "event_at": "2026-01-27T06:00:00Z",
+            "port_call_id": "pc-sparta-iv-tartus",
+            "delta_s": 0,
+            "delta_days": 0,
+            "positions_in_window": 111,
         },
         {
-            "part": "via",
-            "claimed": "gibraltar westbound 2026-02-03",
-            "observed_at": CROSSING_AT.isoformat(),
-            "delta": "0",
-            "result": "consistent",
+            "part": "passage",
+            "status": "confirmed",
+            "summary": "passed Strait of Gibraltar westbound 2026-02-03 14:00 UTC, on the "
+            "claimed Tuesday 2026-02-03",
+            "chokepoint_id": "gibraltar",
+            "expected_direction": "westbound",
+            "direction_basis": "stated",
+            "claimed_date": "2026-02-03",
+            "claimed_from": "2026-02-03T00:00:00Z",
+            "claimed_to": "2026-02-04T00:00:00Z",
+            "direction": "westbound",
+            "event": "crossing",
+            "event_at": "2026-02-03T14:00:00Z",
             "crossing_id": "x-sparta-iv-west",
+            "gap_id": None,
+            "inferred": False,
+            "delta_s": 0,
+            "delta_days": 0,
+            "positions_in_window": 181,
         },
-    ]
+        {
+            "part": "destination",
+            "status": "no_ais_coverage",
+            "summary": "no AIS positions near Kaliningrad after the passage",
+            "claimed_port_id": "RUKGD",
+            "positions_in_window": 0,
+        },
+    ],
 }

@@ -84,6 +84,11 @@ def test_chromium_shows_claim_verdict_checks_and_the_track_at_the_gate(
         "confirmed SPARTA IV · MMSI 273000001 · IMO 9743007 · flag Russia (RU)",
         "departure: 0 (as claimed) · passage: 0 (as claimed)",
         "x-sparta-iv-west",
+        "pc-sparta-iv-tartus",
+        "rule: every checked part confirmed",
+        "destination no_ais_coverage Kaliningrad (RUKGD) 0 AIS positions in the window",
+        "passage confirmed Strait of Gibraltar westbound on 2026-02-03 passage westbound "
+        "2026-02-03 14:00 UTC 0 (as claimed)",
         "Departure: left Tartus, 2026-01-27 06:00 UTC",
         "Passage of Strait of Gibraltar: passed westbound, 2026-02-03 14:00 UTC",
         "Strait of Gibraltar gate tarifa",

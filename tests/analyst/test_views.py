@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import SEEDS_DIR
 from pipeline.db import read_frame
-from tests.analyst.scenario import SPARTA_IV
+from tests.analyst.scenario import SPARTA_IV, SPARTA_REPORT
 
 # The README's example query, verbatim (kept in step by test_readme_example_is_this_query).
 RUSSIAN_WESTBOUND_FEBRUARY = """
@@ -163,3 +163,41 @@ def test_ship_type_groups(
         migrated_conn.execute("SELECT count(*) FROM straitwatch.ais_ship_types").fetchone()[0]
         == 100
     )
+
+
+def test_claim_checks_one_row_per_part(scenario_conn: psycopg.Connection) -> None:
+    rows = scenario_conn.execute(
+        """SELECT check_no, part, status, event, event_at, claimed_date, claimed_to, delta,
+                  crossing_id, port_call_id, inferred, positions_in_window
+           FROM straitwatch.claim_checks WHERE report_id = %s ORDER BY check_no""",
+        (SPARTA_REPORT,),
+    ).fetchall()
+    assert [r[:4] for r in rows] == [
+        (1, "departure", "confirmed", "port_call_departure"),
+        (2, "passage", "confirmed", "crossing"),
+        (3, "destination", "no_ais_coverage", None),
+    ]
+    departure, passage, destination = rows
+    assert departure[4].isoformat() == "2026-01-27T06:00:00+00:00"
+    assert departure[6].isoformat() == "2026-02-03T00:00:00+00:00"
+    assert departure[9] == "pc-sparta-iv-tartus"
+    assert passage[5] == date(2026, 2, 3)
+    assert passage[7].total_seconds() == 0
+    assert (passage[8], passage[10], passage[11]) == ("x-sparta-iv-west", False, 181)
+    assert destination[4:11] == (None,) * 7
+    assert destination[11] == 0
+
+
+def test_claim_checks_tolerate_evidence_without_checks(scenario_conn: psycopg.Connection) -> None:
+    scenario_conn.execute(
+        """INSERT INTO reported_departures (report_id, vessel_name, via_chokepoint_id)
+           VALUES ('no-checks', 'NOBODY', 'gibraltar')"""
+    )
+    scenario_conn.execute(
+        """INSERT INTO departure_matches (report_id, mmsi, verdict, evidence)
+           VALUES ('no-checks', NULL, 'vessel_not_found', '{"checks": null}')"""
+    )
+    count = scenario_conn.execute(
+        "SELECT count(*) FROM straitwatch.claim_checks WHERE report_id = 'no-checks'"
+    ).fetchone()[0]
+    assert count == 0
