@@ -213,56 +213,48 @@ def _events(
     if mmsis and claim.get("departure_port_id"):
         # without a claimed departure window, the vessel left some time before the passage
         dep_lo = lo if claim.get("departed_after") is not None else lo - voyage
-        calls = read_frame(
-            conn,
-            _PORT_CALLS_SQL,
-            {"mmsi": mmsis, "port": claim["departure_port_id"], "lo": dep_lo, "hi": hi},
+        frames.append(
+            _port_call_events(conn, mmsis, claim["departure_port_id"], dep_lo, hi, "departure")
         )
-        calls = calls[calls["departed_at"].notna()]
-        if not calls.empty:
-            frames.append(
-                calls.assign(
-                    kind="departure",
-                    ts=calls["departed_at"],
-                    label="left " + calls["port_name"],
-                    chokepoint_id=None,
-                )
-            )
     if mmsis and claim.get("via_chokepoint_id"):
         crossings = read_frame(
             conn,
             _CROSSINGS_SQL,
             {"mmsi": mmsis, "chokepoint": claim["via_chokepoint_id"], "lo": lo, "hi": hi},
         )
-        if not crossings.empty:
-            # a passage inferred across a gap has no fix on the gate: mark the interpolated point
-            label = np.where(crossings["inferred"], "passed (AIS silent) ", "passed ") + crossings[
-                "direction"
-            ].astype(str)
-            frames.append(crossings.assign(kind="crossing", label=label, port_id=None))
-    if mmsis and claim.get("destination_port_id"):
-        calls = read_frame(
-            conn,
-            _PORT_CALLS_SQL,
-            {
-                "mmsi": mmsis,
-                "port": claim["destination_port_id"],
-                "lo": lo,
-                "hi": hi + voyage,
-            },
-        )
-        if not calls.empty:
-            frames.append(
-                calls.assign(
-                    kind="arrival",
-                    ts=calls["arrived_at"],
-                    label="arrived " + calls["port_name"],
-                    chokepoint_id=None,
-                )
+        # a passage inferred across a gap has no fix on the gate: say so on the map
+        label = np.where(crossings["inferred"], "passed (AIS silent) ", "passed ")
+        frames.append(
+            crossings.assign(
+                kind="crossing", label=label + crossings["direction"].astype(str), port_id=None
             )
+        )
+    if mmsis and claim.get("destination_port_id"):
+        frames.append(
+            _port_call_events(conn, mmsis, claim["destination_port_id"], lo, hi + voyage, "arrival")
+        )
+    frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=_EVENT_COLUMNS)
     return pd.concat([f[_EVENT_COLUMNS] for f in frames], ignore_index=True)
+
+
+def _port_call_events(
+    conn: psycopg.Connection,
+    mmsis: list[int],
+    port_id: str,
+    lo: datetime,
+    hi: datetime,
+    kind: str,
+) -> pd.DataFrame:
+    """Departures from (kind 'departure') or arrivals at ('arrival') a port in [lo, hi)."""
+    calls = read_frame(conn, _PORT_CALLS_SQL, {"mmsi": mmsis, "port": port_id, "lo": lo, "hi": hi})
+    at = "departed_at" if kind == "departure" else "arrived_at"
+    calls = calls[calls[at].notna()]
+    verb = "left " if kind == "departure" else "arrived "
+    return calls.assign(
+        kind=kind, ts=calls[at], label=verb + calls["port_name"], chokepoint_id=None
+    )
 
 
 def _evidence_events(conn: psycopg.Connection, report_id: str) -> pd.DataFrame:

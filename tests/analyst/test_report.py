@@ -170,3 +170,31 @@ def test_extent_keeps_aspect_and_minimum_span() -> None:
 )
 def test_format_delta(delta: pd.Timedelta, text: str) -> None:
     assert format_delta(delta) == text
+
+
+def test_events_are_found_when_the_evidence_names_none(scenario, tmp_path: Path) -> None:
+    """A verdict whose evidence names no event rows: the page looks for them near the claim."""
+    from pipeline import db
+    from pipeline.analyst.report import load_evidence, render_page
+
+    with db.connect(scenario.url) as conn:
+        conn.execute(
+            """INSERT INTO reported_departures (report_id, vessel_name, via_chokepoint_id,
+                                                via_date, via_direction)
+               VALUES ('sparta-ii-dark', 'SPARTA II', 'gibraltar', '2026-02-06', 'westbound')"""
+        )
+        conn.execute(
+            """INSERT INTO departure_matches (report_id, mmsi, verdict, evidence)
+               VALUES ('sparta-ii-dark', 273000002, 'date_mismatch', '{}')"""
+        )
+        page = load_evidence(conn, "sparta-ii-dark")
+    assert page.checks.empty
+    assert page.events[["kind", "ref_id", "label"]].values.tolist() == [
+        ["crossing", "x-sparta-ii-west", "passed (AIS silent) westbound"]
+    ]
+    # no interpolated point: the middle of the bracketing fixes stands for the passage
+    assert page.events.loc[0, "lon"] == pytest.approx(-5.60)
+    html = render_page(page, land_for=lambda extent: [])
+    assert "The matcher recorded no individual checks." in html
+    assert html.count('class="silence"') == 1
+    assert "Passage of Strait of Gibraltar: passed (AIS silent) westbound" in html
