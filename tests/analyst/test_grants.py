@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -173,3 +174,23 @@ def test_warns_about_powers_beyond_reading(db_url: str, role_names: list[str]) -
 def test_rejects_unusable_role_names(bad: str) -> None:
     with pytest.raises(StraitwatchError, match="not usable"):
         validate_role_name(bad)
+
+
+def test_readme_queries_run_as_the_analyst(scenario, role_names: list[str]) -> None:
+    """Every SELECT in the README's "For analysts" section, run by the read-only role."""
+    from pipeline.config import REPO_DIR
+
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## For analysts", 1)[1].split("\n## ", 1)[0]
+    queries = [
+        block.strip()
+        for block in re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+        if block.lstrip().upper().startswith("SELECT")
+    ]
+    assert len(queries) >= 5
+    role = _new_role(role_names)
+    with db.connect(scenario.url) as conn:
+        grant_analyst(conn, role)
+    with _as_role(scenario.url, role) as analyst:
+        for query in queries:
+            analyst.execute(query).fetchall()
