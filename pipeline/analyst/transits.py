@@ -129,7 +129,8 @@ def plot_daily_transits(
     """Bar chart of `daily_table` (one bar series per direction), written as PNG."""
     fig = Figure(figsize=(style.width_in, style.height_in), dpi=style.dpi)
     ax = fig.add_subplot()
-    days = pd.to_datetime(pd.Series(table.index))
+    # a bar stands in the middle of its UTC day
+    days = pd.to_datetime(pd.Series(table.index)) + pd.Timedelta(hours=12)
     n = max(len(table.columns), 1)
     width = 0.8 / n
     colours = [style.first_colour, style.second_colour, "#2ca02c", "#9467bd"]
@@ -143,14 +144,14 @@ def plot_daily_transits(
             color=colours[i % len(colours)],
         )
     first, last = table.index[0], table.index[-1]
-    ax.set_title(f"{chokepoint.name}: daily transits by direction, {first} to {last} (UTC days)")
+    fig.suptitle(f"{chokepoint.name}: daily transits by direction, {first} to {last} (UTC days)")
     total = int(table.to_numpy().sum())
     note = f"{total} transits"
     if inferred:
         note += f", of which {inferred} inferred across an AIS gap"
     if subtitle:
         note += f"; {subtitle}"
-    ax.text(0.0, 1.01, note, transform=ax.transAxes, fontsize=9, va="bottom", color="#444")
+    ax.set_title(note, loc="left", fontsize=9, color="#444")
     ax.set_ylabel("transits per day")
     ax.yaxis.get_major_locator().set_params(integer=True)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
