@@ -26,6 +26,14 @@ class GrantResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _row(conn: psycopg.Connection, query: str, params: tuple[object, ...]) -> tuple[object, ...]:
+    """The single row an aggregate or catalogue query returns."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:  # pragma: no cover - these queries always return a row
+        raise StraitwatchError(f"no row from: {query.split()[0:4]}")
+    return tuple(row)
+
+
 def validate_role_name(role: str) -> str:
     if not _ROLE_NAME.match(role) or role in _RESERVED or role.startswith("pg_"):
         raise StraitwatchError(
@@ -57,7 +65,7 @@ def grant_analyst(conn: psycopg.Connection, role: str, *, login: bool = False) -
                 conn.execute(
                     sql.SQL("CREATE ROLE {} " + ("LOGIN" if login else "NOLOGIN")).format(ident)
                 )
-            elif login and not existing[0]:
+            elif login and existing is not None and not existing[0]:
                 conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(ident))
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, ident))
             conn.execute(
@@ -76,14 +84,13 @@ def grant_analyst(conn: psycopg.Connection, role: str, *, login: bool = False) -
                 f"cannot set up role {role}: {exc.diag.message_primary or exc} "
                 "(run grant-analyst as the schema owner or a role with CREATEROLE)"
             ) from exc
-        relations = conn.execute(
+        (relations,) = _row(
+            conn,
             """SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')""",
             (SCHEMA,),
-        ).fetchone()[0]
-        can_login = conn.execute(
-            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
-        ).fetchone()[0]
+        )
+        (can_login,) = _row(conn, "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,))
         warnings = [
             f"tables that role {owner} creates later will not be readable by {role} until "
             f"grant-analyst is run again by {owner} or a superuser"
@@ -95,7 +102,7 @@ def grant_analyst(conn: psycopg.Connection, role: str, *, login: bool = False) -
         role=role,
         created=created,
         login=bool(can_login),
-        relations=int(relations),
+        relations=int(str(relations)),
         default_owners=tuple(owners),
         warnings=tuple(warnings),
     )
@@ -121,24 +128,26 @@ def _creating_roles(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
 def _excess_privileges(conn: psycopg.Connection, role: str) -> list[str]:
     """Powers beyond reading that `role` already had (from before, or through membership)."""
     out: list[str] = []
-    attrs = conn.execute(
+    attrs = _row(
+        conn,
         """SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
            FROM pg_roles WHERE rolname = %s""",
         (role,),
-    ).fetchone()
+    )
     names = ("SUPERUSER", "CREATEROLE", "CREATEDB", "BYPASSRLS")
     extra = [name for name, on in zip(names, attrs, strict=True) if on]
     if extra:
         out.append(f"role {role} has {', '.join(extra)}: it is not read-only")
-    if conn.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (role, SCHEMA)).fetchone()[0]:
+    if _row(conn, "SELECT has_schema_privilege(%s, %s, 'CREATE')", (role, SCHEMA))[0]:
         out.append(f"role {role} may create objects in schema {SCHEMA}")
-    writable = conn.execute(
+    (writable,) = _row(
+        conn,
         """SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
              AND has_table_privilege(%s, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')""",
         (SCHEMA, role),
-    ).fetchone()[0]
+    )
     if writable:
         out.append(f"role {role} may write to {writable}")
     return out

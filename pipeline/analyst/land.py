@@ -14,6 +14,7 @@ import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import contourpy
 import numpy as np
@@ -110,7 +111,8 @@ def land_rings(window: LandWindow) -> list[np.ndarray]:
     gen = contourpy.contour_generator(
         lons, lats, z, fill_type=contourpy.FillType.OuterOffset, name="serial"
     )
-    points, offsets = gen.filled(0.5, 2.0)
+    # OuterOffset: one points array and one ring-offsets array per polygon
+    points, offsets = cast(tuple[list[np.ndarray], list[np.ndarray]], gen.filled(0.5, 2.0))
     rings: list[np.ndarray] = []
     for pts, offs in zip(points, offsets, strict=True):
         rings.extend(pts[offs[i] : offs[i + 1]] for i in range(len(offs) - 1))

@@ -182,7 +182,9 @@ def load_evidence(
     else:
         gates = pd.DataFrame(columns=["chokepoint_id", "gate", "label", "geometry"])
     ports = read_frame(conn, "SELECT port_id, name, lat, lon, radius_nm FROM straitwatch.ports")
-    names = dict(conn.execute("SELECT chokepoint_id, name FROM straitwatch.chokepoints").fetchall())
+    names: dict[str, str] = dict(
+        conn.execute("SELECT chokepoint_id, name FROM straitwatch.chokepoints").fetchall()
+    )
     return EvidencePage(
         claim=claim,
         matches=matches,

@@ -11,6 +11,7 @@ import matplotlib.dates as mdates
 import pandas as pd
 import psycopg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.db import read_frame
 from pipeline.errors import StraitwatchError
@@ -153,7 +154,7 @@ def plot_daily_transits(
         note += f"; {subtitle}"
     ax.set_title(note, loc="left", fontsize=9, color="#444")
     ax.set_ylabel("transits per day")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
