@@ -198,3 +198,35 @@ def test_events_are_found_when_the_evidence_names_none(scenario, tmp_path: Path)
     assert "The matcher recorded no individual checks." in html
     assert html.count('class="silence"') == 1
     assert "Passage of Strait of Gibraltar: passed (AIS silent) westbound" in html
+
+
+def test_page_from_the_matchers_own_verdict(scenario, tmp_path: Path) -> None:
+    """The matcher judges the Sparta IV claim; claim_checks and the page read its evidence."""
+    from pipeline import db
+    from pipeline.reports.match import match_reports
+
+    with db.connect(scenario.url) as conn:
+        conn.execute("DELETE FROM departure_matches")
+        match_reports(conn, [SPARTA_REPORT])
+        conn.commit()
+        checks = conn.execute(
+            """SELECT part, status, event, event_at, delta, crossing_id, port_call_id
+               FROM straitwatch.claim_checks WHERE report_id = %s ORDER BY check_no""",
+            (SPARTA_REPORT,),
+        ).fetchall()
+    assert [c[:3] for c in checks] == [
+        ("departure", "confirmed", "port_call_departure"),
+        ("passage", "confirmed", "crossing"),
+        ("destination", "no_ais_coverage", None),
+    ]
+    assert checks[1][3].isoformat() == "2026-02-03T14:00:00+00:00"
+    assert checks[1][4].total_seconds() == 0
+    assert (checks[0][6], checks[1][5]) == ("pc-sparta-iv-tartus", "x-sparta-iv-west")
+
+    out = tmp_path / "matched.html"
+    assert main(["--database-url", scenario.url, "report", SPARTA_REPORT, "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert (
+        "passed Gibraltar westbound 2026-02-03 14:00 UTC, on the claimed Tuesday 2026-02-03" in html
+    )
+    assert html.count('class="evidence-map"') == 2  # the departure from Tartus and the passage
