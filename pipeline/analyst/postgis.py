@@ -16,7 +16,7 @@ def geometry_status(conn: psycopg.Connection) -> str:
 def geometry_note(conn: psycopg.Connection) -> str | None:
     """A line for the CLI when geometry is missing (None when everything is there).
 
-    `straitwatch db status` and the analyst commands print it, so a user of the embedded
+    The analyst commands print it (and `straitwatch db status` may), so a user of the embedded
     PostgreSQL learns why QGIS finds no layers without reading the migrations.
     """
     status = geometry_status(conn)
