@@ -408,6 +408,33 @@ def _check_cells(check: pd.Series, page: EvidencePage) -> list[str]:
     ]
 
 
+def _candidates_table(page: EvidencePage) -> list[str]:
+    """The vessels the matcher weighed for the claim, chosen or set aside, with its reasons."""
+    seen: dict[Any, dict[str, Any]] = {}
+    for evidence in page.matches["evidence"]:
+        for cand in _evidence_json(evidence).get("candidates") or []:
+            if isinstance(cand, dict):
+                seen.setdefault(cand.get("mmsi"), cand)
+    if not seen:
+        return []
+    out = [
+        '<h2>Vessels considered</h2><table class="candidates"><tr><th>MMSI</th><th>name</th>'
+        "<th>IMO</th><th>flag</th><th>chosen</th><th>why</th></tr>"
+    ]
+    for cand in seen.values():
+        cells = [
+            cand.get("mmsi"),
+            cand.get("name"),
+            cand.get("imo"),
+            cand.get("flag"),
+            "yes" if cand.get("chosen") else "no",
+            cand.get("reason"),
+        ]
+        out.append("<tr>" + "".join(f"<td>{escape(_fmt(c))}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    return out
+
+
 def render_page(
     page: EvidencePage,
     config: ReportConfig = ReportConfig(),
@@ -478,6 +505,7 @@ def render_page(
             f'<br><span class="meta">matched {escape(_fmt(m.matched_at))}</span></div>'
         )
 
+    parts.extend(_candidates_table(page))
     parts.append("<h2>Checks</h2>")
     if page.checks.empty:
         parts.append('<p class="meta">The matcher recorded no individual checks.</p>')

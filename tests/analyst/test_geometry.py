@@ -183,3 +183,18 @@ def _assert_schema_works_without_postgis(conn: psycopg.Connection) -> None:
     assert [r[2] for r in rows] == [273000001, 273000002, 273000007, 273000006]
     assert conn.execute("SELECT count(*) FROM straitwatch.dark_transits").fetchone() == (1,)
     assert conn.execute("SELECT sum(transits) FROM straitwatch.daily_transits").fetchone() == (8,)
+
+
+@pytest.mark.postgis
+def test_enable_geometry_again_changes_nothing(scenario_conn: psycopg.Connection) -> None:
+    if not _postgis_on_test_server(scenario_conn):
+        pytest.skip("the test server has no PostGIS")
+    before = scenario_conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'straitwatch'"
+    ).fetchone()
+    assert scenario_conn.execute("SELECT straitwatch.enable_geometry()").fetchone() == ("enabled",)
+    after = scenario_conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'straitwatch'"
+    ).fetchone()
+    assert before == after
+    scenario_conn.rollback()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 from matplotlib.image import imread
@@ -230,3 +231,37 @@ def test_page_from_the_matchers_own_verdict(scenario, tmp_path: Path) -> None:
         "passed Gibraltar westbound 2026-02-03 14:00 UTC, on the claimed Tuesday 2026-02-03" in html
     )
     assert html.count('class="evidence-map"') == 2  # the departure from Tartus and the passage
+
+
+def test_vessels_considered_are_listed_with_reasons(scenario) -> None:
+    from pipeline import db
+    from pipeline.analyst.report import load_evidence, render_page
+
+    evidence = {
+        "version": 1,
+        "verdict": "ambiguous",
+        "checks": [],
+        "candidates": [
+            {"mmsi": 273000002, "name": "SPARTA II", "imo": "9312341", "flag": "RU",
+             "chosen": True, "reason": "matched by name"},
+            {"mmsi": 273000001, "name": "SPARTA IV", "imo": "9743007", "flag": "RU",
+             "chosen": False, "reason": "SPARTA IV carries another numeral than Sparta"},
+        ],
+    }  # fmt: skip
+    with db.connect(scenario.url) as conn:
+        conn.execute(
+            """INSERT INTO reported_departures (report_id, vessel_name, via_chokepoint_id)
+               VALUES ('sparta-plain', 'SPARTA', 'gibraltar')"""
+        )
+        conn.execute(
+            """INSERT INTO departure_matches (report_id, mmsi, verdict, evidence)
+               VALUES ('sparta-plain', NULL, 'vessel_not_found', %s)""",
+            (psycopg.types.json.Jsonb(evidence),),
+        )
+        page = load_evidence(conn, "sparta-plain")
+    html = render_page(page, land_for=lambda extent: [])
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "vessel_not_found no vessel found" in text
+    assert "273000002 SPARTA II 9312341 RU yes matched by name" in text
+    assert "273000001 SPARTA IV 9743007 RU no SPARTA IV carries another numeral than Sparta" in text
+    assert "No AIS event of a candidate vessel near the claimed dates" in text
