@@ -1,15 +1,15 @@
 """A small Gibraltar scenario written straight into the tables (the analyst tests' data).
 
 Vessels (MMSI 273... are Russian-flagged by their MID, 538... Marshall Islands):
-  273000001  URSA MAJOR until 2026-02-01, then SPARTA IV (cargo, IMO 9743007): left Tartus on
-             2026-01-27, passed Gibraltar westbound on Tue 2026-02-03 14:00 (full track around it)
-             and eastbound on 2026-01-20 as URSA MAJOR
-  273000002  SPARTA II (cargo): westbound 2026-02-05 09:30 across a 5-hour AIS gap (dark)
-  538000003  OCEAN GRACE (tanker): westbound 2026-02-10
-  273000004  VOLGA TRADER (tanker): eastbound 2026-02-12
-  273000005  NEVA (cargo): westbound 2026-03-02 (after February)
-  273000006  never sent static data: westbound 2026-02-15
-  273000007  KAMA (fishing), identity first received 2026-02-09: westbound 2026-02-08
+  273000001  URSA MAJOR until 2025-02-09, then SPARTA IV (cargo, IMO 9743007): left Tartus on
+             2025-02-04, passed Gibraltar westbound on Tue 2025-02-11 14:00 (full track around it)
+             and eastbound on 2025-01-28 as URSA MAJOR
+  273000002  SPARTA II (cargo): westbound 2025-02-13 09:30 across a 5-hour AIS gap (dark)
+  538000003  OCEAN GRACE (tanker): westbound 2025-02-18
+  273000004  VOLGA TRADER (tanker): eastbound 2025-02-20
+  273000005  NEVA (cargo): westbound 2025-03-10 (after February)
+  273000006  never sent static data: westbound 2025-02-23
+  273000007  KAMA (fishing), identity first received 2025-02-17: westbound 2025-02-16
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pipeline import db
 
 SPARTA_IV = 273000001
 SPARTA_II = 273000002
-CROSSING_AT = datetime(2026, 2, 3, 14, 0, tzinfo=UTC)  # SPARTA IV at the Gibraltar gate
-DEPARTED_TARTUS_AT = datetime(2026, 1, 27, 6, 0, tzinfo=UTC)
+CROSSING_AT = datetime(2025, 2, 11, 14, 0, tzinfo=UTC)  # SPARTA IV at the Gibraltar gate
+DEPARTED_TARTUS_AT = datetime(2025, 2, 4, 6, 0, tzinfo=UTC)
 GATE_LON = -5.60
 TRACK_LAT = 35.955
 SPEED_DEG_LON_PER_H = 0.2467  # 12 kn at 35.95 N
-SPARTA_REPORT = "trt-2026-02-04-sparta-iv"
+SPARTA_REPORT = "trt-2025-02-12-sparta-iv"
 
 
 def _ts(text: str) -> datetime:
@@ -78,9 +78,9 @@ def tartus_departure_track() -> pd.DataFrame:
 
 def dark_track() -> pd.DataFrame:
     """SPARTA II westbound, silent from 07:00 to 12:00 while passing the gate at 09:30."""
-    full = track_west_through_gate(SPARTA_II, _ts("2026-02-05T09:30"), hours=6)
-    silent = (full["ts"] > pd.Timestamp(_ts("2026-02-05T07:00"))) & (
-        full["ts"] < pd.Timestamp(_ts("2026-02-05T12:00"))
+    full = track_west_through_gate(SPARTA_II, _ts("2025-02-13T09:30"), hours=6)
+    silent = (full["ts"] > pd.Timestamp(_ts("2025-02-13T07:00"))) & (
+        full["ts"] < pd.Timestamp(_ts("2025-02-13T12:00"))
     )
     return full[~silent].reset_index(drop=True)
 
@@ -150,13 +150,13 @@ def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
     )
     identities = pd.DataFrame(
         [
-            (SPARTA_IV, "9743007", True, "URSA MAJOR", "UBCD1", 70, "2026-01-01", "2026-02-01"),
-            (SPARTA_IV, "9743007", True, "SPARTA IV", "UBCD1", 70, "2026-02-01", None),
-            (SPARTA_II, "9312341", True, "SPARTA II", "UBCD2", 79, "2025-12-01", None),
-            (538000003, "9522013", True, "OCEAN GRACE", "V7AB3", 84, "2025-12-01", None),
-            (273000004, "9800116", True, "VOLGA TRADER", "UBCD4", 80, "2025-12-01", None),
-            (273000005, "1234567", False, "NEVA", "UBCD5", 70, "2025-12-01", None),
-            (273000007, None, None, "KAMA", "UBCD7", 30, "2026-02-09", None),
+            (SPARTA_IV, "9743007", True, "URSA MAJOR", "UBCD1", 70, "2025-01-09", "2025-02-09"),
+            (SPARTA_IV, "9743007", True, "SPARTA IV", "UBCD1", 70, "2025-02-09", None),
+            (SPARTA_II, "9312341", True, "SPARTA II", "UBCD2", 79, "2024-12-09", None),
+            (538000003, "9522013", True, "OCEAN GRACE", "V7AB3", 84, "2024-12-09", None),
+            (273000004, "9800116", True, "VOLGA TRADER", "UBCD4", 80, "2024-12-09", None),
+            (273000005, "1234567", False, "NEVA", "UBCD5", 70, "2024-12-09", None),
+            (273000007, None, None, "KAMA", "UBCD7", 30, "2025-02-17", None),
         ],
         columns=[
             "mmsi",
@@ -188,7 +188,7 @@ def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
     conn.execute(
         """INSERT INTO ais_gaps (gap_id, mmsi, started_at, ended_at, start_lat, start_lon,
                                  end_lat, end_lon, distance_nm, implied_speed_kn)
-           VALUES ('gap-sparta-ii', %s, '2026-02-05T07:00Z', '2026-02-05T12:00Z',
+           VALUES ('gap-sparta-ii', %s, '2025-02-13T07:00Z', '2025-02-13T12:00Z',
                    %s, %s, %s, %s, 60.0, 12.0)""",
         (
             SPARTA_II,
@@ -200,37 +200,37 @@ def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
     )
     crossings = pd.DataFrame(
         [
-            _crossing("x-sparta-iv-east", SPARTA_IV, "2026-01-20T10:00", "eastbound"),
+            _crossing("x-sparta-iv-east", SPARTA_IV, "2025-01-28T10:00", "eastbound"),
             _crossing("x-sparta-iv-west", SPARTA_IV, CROSSING_AT.isoformat()[:16], "westbound"),
             _crossing(
                 "x-sparta-ii-west",
                 SPARTA_II,
-                "2026-02-05T09:30",
+                "2025-02-13T09:30",
                 "westbound",
                 inferred=True,
                 gap_id="gap-sparta-ii",
                 half_h=2.5,
             ),
-            _crossing("x-ocean-grace", 538000003, "2026-02-10T03:00", "westbound"),
-            _crossing("x-volga", 273000004, "2026-02-12T18:00", "eastbound"),
-            _crossing("x-neva", 273000005, "2026-03-02T08:00", "westbound"),
-            _crossing("x-unknown", 273000006, "2026-02-15T22:00", "westbound"),
-            _crossing("x-kama", 273000007, "2026-02-08T05:00", "westbound"),
+            _crossing("x-ocean-grace", 538000003, "2025-02-18T03:00", "westbound"),
+            _crossing("x-volga", 273000004, "2025-02-20T18:00", "eastbound"),
+            _crossing("x-neva", 273000005, "2025-03-10T08:00", "westbound"),
+            _crossing("x-unknown", 273000006, "2025-02-23T22:00", "westbound"),
+            _crossing("x-kama", 273000007, "2025-02-16T05:00", "westbound"),
         ]
     )
     crossings.loc[crossings["crossing_id"] == "x-sparta-ii-west", ["lat", "lon"]] = None
     db.copy_frame(conn, "straitwatch.chokepoint_crossings", crossings)
     conn.execute(
         """INSERT INTO port_calls (port_call_id, mmsi, port_id, arrived_at, departed_at)
-           VALUES ('pc-sparta-iv-tartus', %s, 'SYTTS', '2026-01-20T00:00Z', %s)""",
+           VALUES ('pc-sparta-iv-tartus', %s, 'SYTTS', '2025-01-28T00:00Z', %s)""",
         (SPARTA_IV, DEPARTED_TARTUS_AT),
     )
     conn.execute(
         """INSERT INTO reported_departures (report_id, source, published_at, vessel_name,
                departure_port_id, via_chokepoint_id, via_date, via_direction,
                destination_port_id, claim_text)
-           VALUES (%s, 'TRT World', '2026-02-04T08:00Z', 'SPARTA IV', 'SYTTS', 'gibraltar',
-                   '2026-02-03', 'westbound', 'RUKGD',
+           VALUES (%s, 'TRT World', '2025-02-12T08:00Z', 'SPARTA IV', 'SYTTS', 'gibraltar',
+                   '2025-02-11', 'westbound', 'RUKGD',
                    'Sparta IV left Tartus and passed Gibraltar on Tuesday, bound for '
                    || 'Kaliningrad.')""",
         (SPARTA_REPORT,),
@@ -251,19 +251,19 @@ SPARTA_EVIDENCE = {
     "version": 1,
     "verdict": "confirmed",
     "rule": "every checked part confirmed",
-    "summary": "left Tartus 2026-01-27 06:00 UTC; passed Strait of Gibraltar westbound "
-    "2026-02-03 14:00 UTC, on the claimed Tuesday 2026-02-03; no AIS near Kaliningrad",
+    "summary": "left Tartus 2025-02-04 06:00 UTC; passed Strait of Gibraltar westbound "
+    "2025-02-11 14:00 UTC, on the claimed Tuesday 2025-02-11; no AIS near Kaliningrad",
     "checks": [
         {
             "part": "departure",
             "status": "confirmed",
-            "summary": "left Tartus 2026-01-27 06:00 UTC, before the claimed passage day",
+            "summary": "left Tartus 2025-02-04 06:00 UTC, before the claimed passage day",
             "claimed_port_id": "SYTTS",
             "claimed_from": None,
-            "claimed_to": "2026-02-03T00:00:00Z",
+            "claimed_to": "2025-02-11T00:00:00Z",
             "port_id": "SYTTS",
             "event": "port_call_departure",
-            "event_at": "2026-01-27T06:00:00Z",
+            "event_at": "2025-02-04T06:00:00Z",
             "port_call_id": "pc-sparta-iv-tartus",
             "delta_s": 0,
             "delta_days": 0,
@@ -272,17 +272,17 @@ SPARTA_EVIDENCE = {
         {
             "part": "passage",
             "status": "confirmed",
-            "summary": "passed Strait of Gibraltar westbound 2026-02-03 14:00 UTC, on the "
-            "claimed Tuesday 2026-02-03",
+            "summary": "passed Strait of Gibraltar westbound 2025-02-11 14:00 UTC, on the "
+            "claimed Tuesday 2025-02-11",
             "chokepoint_id": "gibraltar",
             "expected_direction": "westbound",
             "direction_basis": "stated",
-            "claimed_date": "2026-02-03",
-            "claimed_from": "2026-02-03T00:00:00Z",
-            "claimed_to": "2026-02-04T00:00:00Z",
+            "claimed_date": "2025-02-11",
+            "claimed_from": "2025-02-11T00:00:00Z",
+            "claimed_to": "2025-02-12T00:00:00Z",
             "direction": "westbound",
             "event": "crossing",
-            "event_at": "2026-02-03T14:00:00Z",
+            "event_at": "2025-02-11T14:00:00Z",
             "crossing_id": "x-sparta-iv-west",
             "gap_id": None,
             "inferred": False,

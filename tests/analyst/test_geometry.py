@@ -95,7 +95,7 @@ def test_geometry_means_what_it_says(scenario_conn: psycopg.Connection) -> None:
                   ST_Distance(ST_Intersection(t.geom, g.geom)::geography, c.geom::geography)
            FROM straitwatch.vessel_daily_tracks t, straitwatch.chokepoint_gates g,
                 straitwatch.chokepoint_crossings c
-           WHERE t.mmsi = %s AND t.day = '2026-02-03' AND g.chokepoint_id = 'gibraltar'
+           WHERE t.mmsi = %s AND t.day = '2025-02-11' AND g.chokepoint_id = 'gibraltar'
              AND c.crossing_id = 'x-sparta-iv-west'""",
         (SPARTA_IV,),
     ).fetchone()

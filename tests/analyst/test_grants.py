@@ -83,7 +83,7 @@ def test_analyst_reads_everything_and_changes_nothing(
         )
         assert analyst.execute("SELECT count(*) FROM crossings_with_identity").fetchone()[0] == 8
         assert analyst.execute("SELECT count(*) FROM dark_transits").fetchone()[0] == 1
-        assert analyst.execute("SELECT count(*) FROM positions_20260203").fetchone()[0] > 0
+        assert analyst.execute("SELECT count(*) FROM positions_20250211").fetchone()[0] > 0
         assert analyst.execute("SELECT count(*) FROM departure_matches").fetchone()[0] == 1
         # writes of every kind are refused
         _refused(analyst, "INSERT INTO chokepoints VALUES ('x', 'x', 'strait', 'a', 'b')")

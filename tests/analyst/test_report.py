@@ -81,17 +81,17 @@ def test_chromium_shows_claim_verdict_checks_and_the_track_at_the_gate(
         "Sparta IV left Tartus and passed Gibraltar on Tuesday, bound for Kaliningrad.",
         "departed from Tartus (SYTTS)",
         "passing Strait of Gibraltar",
-        "on (UTC day) 2026-02-03",
+        "on (UTC day) 2025-02-11",
         "confirmed SPARTA IV · MMSI 273000001 · IMO 9743007 · flag Russia (RU)",
         "departure: 0 (as claimed) · passage: 0 (as claimed)",
         "x-sparta-iv-west",
         "pc-sparta-iv-tartus",
         "rule: every checked part confirmed",
         "destination no_ais_coverage Kaliningrad (RUKGD) 0 AIS positions in the window",
-        "passage confirmed Strait of Gibraltar westbound on 2026-02-03 passage westbound "
-        "2026-02-03 14:00 UTC 0 (as claimed)",
-        "Departure: left Tartus, 2026-01-27 06:00 UTC",
-        "Passage of Strait of Gibraltar: passed westbound, 2026-02-03 14:00 UTC",
+        "passage confirmed Strait of Gibraltar westbound on 2025-02-11 passage westbound "
+        "2025-02-11 14:00 UTC 0 (as claimed)",
+        "Departure: left Tartus, 2025-02-04 06:00 UTC",
+        "Passage of Strait of Gibraltar: passed westbound, 2025-02-11 14:00 UTC",
         "Strait of Gibraltar gate tarifa",
         "scale at map centre",
     ):
@@ -182,7 +182,7 @@ def test_events_are_found_when_the_evidence_names_none(scenario, tmp_path: Path)
         conn.execute(
             """INSERT INTO reported_departures (report_id, vessel_name, via_chokepoint_id,
                                                 via_date, via_direction)
-               VALUES ('sparta-ii-dark', 'SPARTA II', 'gibraltar', '2026-02-06', 'westbound')"""
+               VALUES ('sparta-ii-dark', 'SPARTA II', 'gibraltar', '2025-02-14', 'westbound')"""
         )
         conn.execute(
             """INSERT INTO departure_matches (report_id, mmsi, verdict, evidence)
@@ -220,7 +220,7 @@ def test_page_from_the_matchers_own_verdict(scenario, tmp_path: Path) -> None:
         ("passage", "confirmed", "crossing"),
         ("destination", "no_ais_coverage", None),
     ]
-    assert checks[1][3].isoformat() == "2026-02-03T14:00:00+00:00"
+    assert checks[1][3].isoformat() == "2025-02-11T14:00:00+00:00"
     assert checks[1][4].total_seconds() == 0
     assert (checks[0][6], checks[1][5]) == ("pc-sparta-iv-tartus", "x-sparta-iv-west")
 
@@ -228,7 +228,7 @@ def test_page_from_the_matchers_own_verdict(scenario, tmp_path: Path) -> None:
     assert main(["--database-url", scenario.url, "report", SPARTA_REPORT, "--out", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     assert (
-        "passed Gibraltar westbound 2026-02-03 14:00 UTC, on the claimed Tuesday 2026-02-03" in html
+        "passed Gibraltar westbound 2025-02-11 14:00 UTC, on the claimed Tuesday 2025-02-11" in html
     )
     assert html.count('class="evidence-map"') == 2  # the departure from Tartus and the passage
 

@@ -20,7 +20,7 @@ FROM straitwatch.crossings_with_identity
 WHERE chokepoint_id = 'gibraltar'
   AND direction = 'westbound'
   AND flag = 'RU'
-  AND crossed_at >= '2026-02-01T00:00Z' AND crossed_at < '2026-03-01T00:00Z'
+  AND crossed_at >= '2025-02-01T00:00Z' AND crossed_at < '2025-03-01T00:00Z'
 ORDER BY crossed_at;
 """
 
@@ -30,10 +30,10 @@ def test_russian_ships_westbound_in_february_and_which_were_dark(
 ) -> None:
     rows = scenario_conn.execute(RUSSIAN_WESTBOUND_FEBRUARY).fetchall()
     assert [(r[0], r[1], r[2], r[3].isoformat(), r[4]) for r in rows] == [
-        ("SPARTA IV", "9743007", 273000001, "2026-02-03T14:00:00+00:00", False),
-        ("SPARTA II", "9312341", 273000002, "2026-02-05T09:30:00+00:00", True),
-        ("KAMA", None, 273000007, "2026-02-08T05:00:00+00:00", False),
-        (None, None, 273000006, "2026-02-15T22:00:00+00:00", False),
+        ("SPARTA IV", "9743007", 273000001, "2025-02-11T14:00:00+00:00", False),
+        ("SPARTA II", "9312341", 273000002, "2025-02-13T09:30:00+00:00", True),
+        ("KAMA", None, 273000007, "2025-02-16T05:00:00+00:00", False),
+        (None, None, 273000006, "2025-02-23T22:00:00+00:00", False),
     ]
 
 
@@ -51,7 +51,7 @@ def test_identity_is_the_one_valid_at_the_crossing(scenario_conn: psycopg.Connec
                   flag, flag_country, crossed_on
            FROM straitwatch.crossings_with_identity ORDER BY crossing_id""",
     ).set_index("crossing_id")
-    # renamed on 2026-02-01: the January passage keeps the old name
+    # renamed on 2025-02-09: the January passage keeps the old name
     assert frame.loc["x-sparta-iv-east", "vessel_name"] == "URSA MAJOR"
     assert frame.loc["x-sparta-iv-west", "vessel_name"] == "SPARTA IV"
     assert frame.loc["x-sparta-iv-west", "identity_basis"] == "valid_at_time"
@@ -65,7 +65,7 @@ def test_identity_is_the_one_valid_at_the_crossing(scenario_conn: psycopg.Connec
     assert frame.loc["x-ocean-grace", "ship_type_group"] == "tanker"
     assert bool(frame.loc["x-ocean-grace", "portwatch_comparable"]) is True
     assert bool(frame.loc["x-kama", "portwatch_comparable"]) is False
-    assert frame.loc["x-sparta-iv-west", "crossed_on"] == date(2026, 2, 3)
+    assert frame.loc["x-sparta-iv-west", "crossed_on"] == date(2025, 2, 11)
     assert len(frame) == 8  # one row per crossing, never duplicated by identity periods
 
 
@@ -73,14 +73,14 @@ def test_daily_transits_counts(scenario_conn: psycopg.Connection) -> None:
     rows = scenario_conn.execute(
         """SELECT day, direction, ship_type_group, transits, inferred_transits, vessels
            FROM straitwatch.daily_transits
-           WHERE chokepoint_id = 'gibraltar' AND day BETWEEN '2026-02-01' AND '2026-02-10'
+           WHERE chokepoint_id = 'gibraltar' AND day BETWEEN '2025-02-01' AND '2025-02-18'
            ORDER BY day, direction, ship_type_group"""
     ).fetchall()
     assert rows == [
-        (date(2026, 2, 3), "westbound", "cargo", 1, 0, 1),
-        (date(2026, 2, 5), "westbound", "cargo", 1, 1, 1),
-        (date(2026, 2, 8), "westbound", "fishing", 1, 0, 1),
-        (date(2026, 2, 10), "westbound", "tanker", 1, 0, 1),
+        (date(2025, 2, 11), "westbound", "cargo", 1, 0, 1),
+        (date(2025, 2, 13), "westbound", "cargo", 1, 1, 1),
+        (date(2025, 2, 16), "westbound", "fishing", 1, 0, 1),
+        (date(2025, 2, 18), "westbound", "tanker", 1, 0, 1),
     ]
     total = scenario_conn.execute(
         "SELECT sum(transits) FROM straitwatch.daily_transits WHERE chokepoint_id = 'gibraltar'"
@@ -98,8 +98,8 @@ def test_dark_transits_carry_the_gap(scenario_conn: psycopg.Connection) -> None:
     cid, name, start, end, duration, dist, speed = rows[0]
     assert (cid, name) == ("x-sparta-ii-west", "SPARTA II")
     assert (start.isoformat(), end.isoformat()) == (
-        "2026-02-05T07:00:00+00:00",
-        "2026-02-05T12:00:00+00:00",
+        "2025-02-13T07:00:00+00:00",
+        "2025-02-13T12:00:00+00:00",
     )
     assert duration.total_seconds() == 5 * 3600
     assert (dist, speed) == (60.0, 12.0)
@@ -107,7 +107,7 @@ def test_dark_transits_carry_the_gap(scenario_conn: psycopg.Connection) -> None:
 
 def test_vessel_track_function(scenario_conn: psycopg.Connection) -> None:
     rows = scenario_conn.execute(
-        """SELECT ts FROM straitwatch.vessel_track(%s, '2026-02-03T13:00Z', '2026-02-03T15:00Z')""",
+        """SELECT ts FROM straitwatch.vessel_track(%s, '2025-02-11T13:00Z', '2025-02-11T15:00Z')""",
         (SPARTA_IV,),
     ).fetchall()
     assert len(rows) == 20  # one fix every 6 minutes, end exclusive
@@ -120,7 +120,7 @@ def test_day_filter_uses_the_expression_index(scenario_conn: psycopg.Connection)
         r[0]
         for r in scenario_conn.execute(
             """EXPLAIN SELECT * FROM straitwatch.daily_transits
-               WHERE day BETWEEN '2026-02-01' AND '2026-02-28'"""
+               WHERE day BETWEEN '2025-02-01' AND '2025-02-28'"""
         )
     )
     assert "chokepoint_crossings_utc_day" in plan
@@ -178,10 +178,10 @@ def test_claim_checks_one_row_per_part(scenario_conn: psycopg.Connection) -> Non
         (3, "destination", "no_ais_coverage", None),
     ]
     departure, passage, destination = rows
-    assert departure[4].isoformat() == "2026-01-27T06:00:00+00:00"
-    assert departure[6].isoformat() == "2026-02-03T00:00:00+00:00"
+    assert departure[4].isoformat() == "2025-02-04T06:00:00+00:00"
+    assert departure[6].isoformat() == "2025-02-11T00:00:00+00:00"
     assert departure[9] == "pc-sparta-iv-tartus"
-    assert passage[5] == date(2026, 2, 3)
+    assert passage[5] == date(2025, 2, 11)
     assert passage[7].total_seconds() == 0
     assert (passage[8], passage[10], passage[11]) == ("x-sparta-iv-west", False, 181)
     assert destination[4:11] == (None,) * 7
