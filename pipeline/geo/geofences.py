@@ -317,7 +317,9 @@ def _parse_file(path: Path) -> tuple[dict, list[dict], LineString]:
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             raise where.fail(None, "expected a GeoJSON Feature")
         raw = feature.get("properties")
-        role = raw.get("role") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            raise where.fail(None, "feature has no properties object")
+        role = raw.get("role")
         if role not in _ROLE_PROPS:
             raise where.fail("role", f"expected one of {', '.join(_ROLE_PROPS)}, got {role!r}")
         label = f"gate {raw.get('gate')!r}" if role == "gate" else role

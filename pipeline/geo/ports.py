@@ -211,6 +211,15 @@ def _alternate_names(ports: pd.DataFrame, extra: pd.DataFrame) -> pd.Series:
     return ports["port_id"].map(lists).apply(lambda v: v if isinstance(v, list) else [])
 
 
+def usual_prefixes(prefix: pd.Series, country: pd.Series, min_rows: int = 3) -> pd.Series:
+    """Country name -> the UN/LOCODE prefix most of its rows carry, for countries where at
+    least `min_rows` rows carry it (fewer give no usual prefix to judge by)."""
+    counts = prefix.groupby(country).value_counts()  # sorted, most frequent first
+    top = counts.groupby(level=0).head(1)
+    top = top.loc[top >= min_rows]
+    return pd.Series(top.index.get_level_values(1), index=top.index.get_level_values(0))
+
+
 def build_ports(
     wpi: pd.DataFrame,
     corrections: pd.DataFrame,
@@ -250,15 +259,12 @@ def build_ports(
         "malformed_locode",
         "UN/LOCODE " + raw + " does not start with an ISO 3166 country code",
     )
-    # A country's usual prefix is the one most of its WPI rows carry. A row whose prefix is
-    # another country's usual one carries a code copied from there (St Petersburg, Florida,
-    # listed as RU LED). Countries with under three rows have no usual prefix to go by.
+    # A row whose prefix is another country's usual one carries a code copied from there
+    # (St Petersburg, Florida, listed as RU LED).
     valid = rows["reason"].isna()
-    counts = prefix[valid].groupby(rows["country_name"][valid]).value_counts()
-    top = counts.groupby(level=0).head(1).reset_index(level=1)
-    top = top.loc[top["count"] >= 3]
-    expected = rows["country_name"].map(top[prefix.name])
-    mismatch = expected.notna() & (prefix != expected) & prefix.isin(set(top[prefix.name]))
+    usual = usual_prefixes(prefix[valid], rows["country_name"][valid])
+    expected = rows["country_name"].map(usual)
+    mismatch = expected.notna() & (prefix != expected) & prefix.isin(set(usual))
     skip(
         mismatch,
         "locode_country_mismatch",

@@ -105,11 +105,18 @@ def _ident(name: str) -> sql.Identifier:
     return sql.Identifier(db.SCHEMA, name)
 
 
+def _counts(cursor: psycopg.Cursor) -> tuple[int, ...]:
+    row = cursor.fetchone()
+    if row is None:  # pragma: no cover - an aggregate always returns a row
+        raise RuntimeError("a count query returned no row")
+    return tuple(int(v) for v in row)
+
+
 def _stage(table: _Table) -> str:
     return f"_seed_{table.name}"
 
 
-def upsert_table(conn: psycopg.Connection, table: _Table, frame: pd.DataFrame) -> tuple[int, int]:
+def upsert_table(conn: psycopg.Connection, table: _Table, frame: pd.DataFrame) -> tuple[int, ...]:
     """Stage `frame` in a temporary table and upsert it, writing only rows that differ.
 
     Returns (inserted, updated). The staged rows stay until `delete_gone` drops them.
@@ -140,11 +147,10 @@ def upsert_table(conn: psycopg.Connection, table: _Table, frame: pd.DataFrame) -
         old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in values),
         new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values),
     )
-    inserted, updated = conn.execute(upsert).fetchone()
-    return inserted, updated
+    return _counts(conn.execute(upsert))
 
 
-def delete_gone(conn: psycopg.Connection, table: _Table) -> tuple[int, int]:
+def delete_gone(conn: psycopg.Connection, table: _Table) -> tuple[int, ...]:
     """Delete rows not in the staged seed unless events reference them; drop the stage.
 
     Returns (deleted, kept).
@@ -165,9 +171,11 @@ def delete_gone(conn: psycopg.Connection, table: _Table) -> tuple[int, int]:
             _ident(table.name), gone, alive if table.referenced_by else sql.SQL("false")
         )
     ).rowcount
-    kept = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(_ident(table.name), gone)
-    ).fetchone()[0]
+    (kept,) = _counts(
+        conn.execute(
+            sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(_ident(table.name), gone)
+        )
+    )
     conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     return deleted, kept
 
