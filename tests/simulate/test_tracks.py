@@ -86,6 +86,7 @@ def test_sparta_and_sparta_ii_as_reported(truth: pd.DataFrame) -> None:
         assert list(zip(mine["place_id"], mine["direction"], strict=True)) == [
             ("sicily", "westbound"),
             ("gibraltar", "westbound"),
+            ("english_channel", "eastbound"),
             ("dover", "northbound"),
             ("great_belt", "southbound"),
             ("fehmarn_belt", "eastbound"),
