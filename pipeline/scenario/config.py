@@ -162,12 +162,17 @@ class Lane:
 
 @dataclass(frozen=True)
 class DarkPassage:
-    """Background ships of a lane that switch AIS off around a chokepoint (a dark transit)."""
+    """Background ships of a lane that switch AIS off around a chokepoint (a dark transit).
+
+    The silence lasts `hours`, centred on the passage: longer than a detector's AIS-gap
+    threshold, and short enough that the straight line between the last fix before and the
+    first fix after still crosses every gate, so the passage can be inferred.
+    """
 
     lane: str
     chokepoint_id: str
     vessels: int
-    margin_nm: float
+    hours: float
 
 
 @dataclass(frozen=True)
@@ -525,7 +530,7 @@ def _background(node: _Node) -> Background:
             lane=n.child("lane").text(),
             chokepoint_id=n.child("chokepoint").text(),
             vessels=n.child("vessels").integer(),
-            margin_nm=n.child("margin_nm").number(positive=True),
+            hours=n.child("hours").number(positive=True),
         )
         for n in node.child("dark_passages").array()
     )

@@ -8,10 +8,12 @@ switch AIS off around a chokepoint, so that their passage is only inferred.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 from pipeline.errors import StraitwatchError
 from pipeline.scenario.config import Identity, Lane, Scenario
@@ -154,10 +156,15 @@ def _shifted(leg: Leg, t0: float) -> Leg:
 def _with_dark_passages(
     plans: list[VesselPlan], scenario: Scenario, geo: Geography
 ) -> list[VesselPlan]:
-    """Switch AIS off around the chokepoint for the first ships of each dark-passage lane."""
+    """Switch AIS off around the chokepoint for the first ships of each dark-passage lane.
+
+    A ship qualifies when its silence fits inside its voyage and the straight line across the
+    silence (all a detector sees) crosses every gate of the chokepoint.
+    """
     out = list(plans)
     for spec in scenario.background.dark_passages:
-        reference = scenario.chokepoints[spec.chokepoint_id].reference
+        cp = scenario.chokepoints[spec.chokepoint_id]
+        gates = [shapely.LineString(g) for g in cp.gates]
         done = 0
         for i, plan in enumerate(out):
             if done == spec.vessels:
@@ -165,27 +172,31 @@ def _with_dark_passages(
             if plan.lane != spec.lane or len(plan.phases) != 1 or plan.dark:
                 continue
             leg = plan.phases[0]
-            at_nm, _ = geo.crossings(leg.route, reference)
+            at_nm, _ = geo.crossings(leg.route, cp.reference)
             if len(at_nm) != 1:
                 continue
-            lo, hi = at_nm[0] - spec.margin_nm, at_nm[0] + spec.margin_nm
-            if lo <= 0 or hi >= leg.route.length_nm:
-                continue  # too near the lane's ends to go dark on both sides
-            begin, until = leg.time_at_nm(np.array([lo, hi]))
-            out[i] = VesselPlan(
-                key=plan.key,
-                role=plan.role,
-                identity=plan.identity,
-                phases=plan.phases,
-                dark=((float(begin), float(until)),),
-                lane=plan.lane,
-                forward=plan.forward,
+            middle = float(leg.time_at_nm(at_nm)[0])
+            begin, until = middle - spec.hours * 1800.0, middle + spec.hours * 1800.0
+            if begin <= leg.start_s or until >= leg.end_s:
+                continue  # too near the voyage's ends to be dark on both sides
+            s = np.interp([begin, until], leg.cum_t, leg.route.cum_nm)
+            chord = shapely.LineString(
+                np.column_stack(
+                    [
+                        np.interp(s, leg.route.cum_nm, leg.route.lon),
+                        np.interp(s, leg.route.cum_nm, leg.route.lat),
+                    ]
+                )
             )
+            if not all(chord.intersects(g) for g in gates):
+                continue
+            out[i] = dataclasses.replace(plan, dark=((begin, until),))
             done += 1
         if done < spec.vessels:
             raise StraitwatchError(
                 f"background lane {spec.lane!r}: only {done} of {spec.vessels} ships can go dark "
-                f"round {spec.chokepoint_id}; raise the fleet size or lower margin_nm"
+                f"across {spec.chokepoint_id} for {spec.hours:g} h; raise the fleet size or "
+                "shorten the silence"
             )
     return out
 
