@@ -15,7 +15,9 @@ from pipeline.demo import STEPS
 from pipeline.simulate import read_truth
 
 SPARTA, SPARTA_II, SPARTA_IV, TRAWLER = 273351920, 273394890, 273413440, 273436180
-SLACK = pd.Timedelta(minutes=30)
+# the scenario's lines are not the detector's gates: a passage time may differ by the time
+# it takes to sail from one to the other
+SLACK = pd.Timedelta(minutes=45)
 
 
 def _frame(url: str, query: str) -> pd.DataFrame:
@@ -131,7 +133,8 @@ def test_the_detector_finds_the_planted_passages(demo_run: DemoRun) -> None:
     both = pairs[pairs["_merge"] == "both"]
     assert len(both) == len(planted) == len(found)
     inside = both["crossed_at"].between(both["window_start"] - SLACK, both["window_end"] + SLACK)
-    assert inside.all(), both.loc[~inside, [*key, "window_start", "window_end", "crossed_at"]]
+    late = both.loc[~inside, [*key, "window_start", "window_end", "crossed_at"]]
+    assert inside.all(), late.to_string()
     assert (both["inferred"] == both["inferred_found"]).all()
     assert int(both["inferred"].sum()) == 2
     per_chokepoint = found.groupby(["chokepoint_id", "direction"]).size()
