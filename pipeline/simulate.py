@@ -110,17 +110,30 @@ def simulate(config: DemoScenario = DemoScenario()) -> SimulatedScenario:
         )
     fixes = _keep_fixes_at_sea(pd.concat(frames, ignore_index=True), geo)
 
-    vessels = pd.DataFrame(
-        [
-            dataclasses.asdict(p.identity) | {"role": p.role, "key": p.key, "lane": p.lane}
-            for p in plans
-        ],
-        columns=list(VESSEL_COLUMNS),
+    vessels = _vessel_types(
+        pd.DataFrame(
+            [
+                dataclasses.asdict(p.identity) | {"role": p.role, "key": p.key, "lane": p.lane}
+                for p in plans
+            ],
+            columns=list(VESSEL_COLUMNS),
+        )
     )
     truth = planted_events(plans, scenario, geo, fixes)
     check_lane_passages(truth, plans, scenario)
     reports = scenario_reports(scenario, truth, plans, geo)
     return SimulatedScenario(scenario, fixes, vessels, truth, reports, tuple(plans))
+
+
+def _vessel_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """The vessels frame with the same dtypes whether built or read back from its CSV."""
+    text = ("name", "imo", "callsign", "transceiver_class", "role", "key", "lane")
+    numbers = ("length_m", "width_m", "draught_m")
+    return frame.astype(
+        {"mmsi": "int64", "ship_type": "int64"}
+        | dict.fromkeys(text, "str")
+        | dict.fromkeys(numbers, "float64")
+    )
 
 
 def _keep_fixes_at_sea(fixes: pd.DataFrame, geo: Geography) -> pd.DataFrame:
@@ -324,7 +337,9 @@ def _reuse(out_dir: Path, manifest_path: Path, fingerprint: str) -> ScenarioFile
         ais_files=ais,
         reports_csv=out_dir / "reports" / "simulated_reports.csv",
         truth=read_truth(out_dir / "truth" / "events.csv"),
-        vessels=pd.read_csv(out_dir / "truth" / "vessels.csv", dtype={"imo": "string"}),
+        vessels=_vessel_types(
+            pd.read_csv(out_dir / "truth" / "vessels.csv", dtype={"imo": str, "callsign": str})
+        ),
         rows=int(manifest["rows"]),
         reused=True,
     )

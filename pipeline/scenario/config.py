@@ -82,10 +82,10 @@ class Fairway:
 
 @dataclass(frozen=True)
 class ChokepointLines:
-    """Reference lines across a chokepoint, drawn with the first direction's origin on the left.
+    """Lines across a chokepoint, drawn with the first direction's origin on the left.
 
-    `gates` are crossed in order (side_a to side_b) by a passage; `reference` is the line whose
-    crossing time is the passage time recorded in the ground truth.
+    `gates` are crossed in order (side_a to side_b) by a passage, which the ground truth times
+    at its last gate; `reference` is the narrows, where a dark passage's silence is centred.
     """
 
     chokepoint_id: str

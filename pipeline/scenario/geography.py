@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-import shapely.ops
 from global_land_mask import globe
 
 from pipeline.errors import StraitwatchError
@@ -200,25 +199,26 @@ class Geography:
 
         searoute joins each endpoint to the nearest node of its network, which may lie beyond
         it (a ship bound for the Gibraltar narrows would sail on to a node off Tarifa and come
-        back). Each endpoint is projected on the rest of the path; where the projection falls
-        short of the path's end, the path is cut there when the straight way on is at sea.
+        back). Each endpoint is projected on the rest of the path; the path is cut at the last
+        vertex before (first after, for the start) that projection, when the straight way
+        from there is at sea.
         """
         if len(coords) < 3:
             return coords
         a, b = coords[0], coords[-1]
-        body = shapely.LineString(coords[:-1])
-        at = body.project(shapely.Point(b))
-        if at < body.length - 1e-9:
-            head = list(shapely.ops.substring(body, 0.0, at).coords)
-            if self._at_sea(head[-1], b):
-                coords = [*head, b]
+        body = coords[:-1]
+        at = shapely.LineString(body).project(shapely.Point(b))
+        along = _planar_cumulative(body)
+        keep = int(np.searchsorted(along, at, side="left"))  # vertices strictly before
+        if 1 <= keep < len(body) and self._at_sea(body[keep - 1], b):
+            coords = [*body[:keep], b]
         if len(coords) >= 3:
-            body = shapely.LineString(coords[1:])
-            at = body.project(shapely.Point(a))
-            if at > 1e-9:
-                tail = list(shapely.ops.substring(body, at, body.length).coords)
-                if self._at_sea(a, tail[0]):
-                    coords = [a, *tail]
+            body = coords[1:]
+            at = shapely.LineString(body).project(shapely.Point(a))
+            along = _planar_cumulative(body)
+            skip = int(np.searchsorted(along, at, side="right"))  # vertices up to it
+            if 1 <= skip < len(body) and self._at_sea(a, body[skip]):
+                coords = [a, *body[skip:]]
         return [(float(x), float(y)) for x, y in coords]
 
     # ---------------------------------------------------------------- routes
@@ -400,6 +400,12 @@ class Geography:
                 signs.append(1.0 if cross < 0 else -1.0)
         order = np.argsort(distances)
         return np.asarray(distances)[order], np.asarray(signs)[order]
+
+
+def _planar_cumulative(coords: Sequence[LonLat]) -> np.ndarray:
+    """Cumulative planar length along a polyline, in the units shapely's project() uses."""
+    pts = np.asarray(coords, dtype="float64")
+    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
 
 
 def parse_port_ref(scenario: Scenario, ref: str) -> tuple[Port, int]:

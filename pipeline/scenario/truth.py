@@ -1,9 +1,9 @@
 """The ground truth of a simulated scenario: the passages, port calls and AIS gaps it planted.
 
-Passages are found on the noise-free planned routes against the scenario's own reference
-lines (not the detector's gates): a passage crosses every gate of a chokepoint in order, and
-its time is when it crosses the chokepoint's reference line. Tests compare the detector's
-output to this frame.
+Passages are found on the noise-free planned routes against the scenario's own lines (not
+the detector's gates): a passage crosses every gate of a chokepoint in order, entry to exit,
+and its time is when it completes, crossing the last gate (as a canal transit is counted on
+exit). Tests compare the detector's output to this frame.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TRUTH_COLUMNS = (
     "role",  # subject, decoy, background
     "place_id",  # chokepoint_id or port_id
     "direction",
-    "started_at",  # passage: reference crossing; port call: arrival; gap: last fix before
+    "started_at",  # passage: last gate crossed; port call: arrival; gap: last fix before
     "ended_at",  # passage: same; port call: departure (NaT if still there); gap: first fix after
     "window_start",  # passage: first gate crossed; port call: arrival; gap: AIS switched off
     "window_end",  # passage: last gate crossed; port call: departure; gap: AIS back on
@@ -34,13 +34,11 @@ TRUTH_COLUMNS = (
 
 def _crossings(
     plan: VesselPlan, cp: ChokepointLines, geo: Geography
-) -> tuple[list[tuple[float, int, float]], list[tuple[float, float]]]:
-    """(time, gate index, sign) of every gate crossing, and (time, sign) of reference ones."""
-    gates: list[tuple[float, int, float]] = []
-    refs: list[tuple[float, float]] = []
-    lines = [*cp.gates, cp.reference]
-    xs = np.concatenate([np.asarray(line)[:, 0] for line in lines])
-    ys = np.concatenate([np.asarray(line)[:, 1] for line in lines])
+) -> list[tuple[float, int, float]]:
+    """(time, gate index, sign) of every gate crossing of a vessel, in time order."""
+    found: list[tuple[float, int, float]] = []
+    xs = np.concatenate([np.asarray(g)[:, 0] for g in cp.gates])
+    ys = np.concatenate([np.asarray(g)[:, 1] for g in cp.gates])
     for leg in plan.phases:
         if not isinstance(leg, Leg):
             continue
@@ -51,27 +49,23 @@ def _crossings(
             continue
         for g, line in enumerate(cp.gates):
             at, sign = geo.crossings(r, line)
-            gates.extend(
-                zip(leg.time_at_nm(at).tolist(), [g] * len(at), sign.tolist(), strict=True)
-            )
-        at, sign = geo.crossings(r, cp.reference)
-        refs.extend(zip(leg.time_at_nm(at).tolist(), sign.tolist(), strict=True))
-    gates.sort()
-    refs.sort()
-    return gates, refs
+            times = leg.time_at_nm(at).tolist()
+            found.extend(zip(times, [g] * len(at), sign.tolist(), strict=True))
+    found.sort()
+    return found
 
 
 def _passages(
-    gates: list[tuple[float, int, float]], refs: list[tuple[float, float]], n_gates: int
-) -> list[tuple[float, float, float, float]]:
-    """(reference time, window start, window end, sign) for each complete passage.
+    crossings: list[tuple[float, int, float]], n_gates: int
+) -> list[tuple[float, float, float]]:
+    """(first gate time, last gate time, sign) for each complete passage.
 
     Gates must be crossed in order and the same way: 0..n-1 going from side_a (sign +1),
     n-1..0 coming back (sign -1). Turning back part way through cancels the attempt.
     """
     out = []
     progress, began, way = 0, 0.0, 0.0
-    for t, g, sign in gates:  # a handful of crossings per ship and chokepoint
+    for t, g, sign in crossings:  # a handful of crossings per ship and chokepoint
         expected = progress if sign > 0 else n_gates - 1 - progress
         if progress and sign == way and g == expected:
             progress += 1
@@ -81,9 +75,7 @@ def _passages(
             progress = 0
             continue
         if progress == n_gates:
-            inside = [rt for rt, rs in refs if began - 1 <= rt <= t + 1 and rs == way]
-            at = inside[0] if inside else 0.5 * (began + t)
-            out.append((at, began, t, way))
+            out.append((began, t, way))
             progress = 0
     return out
 
@@ -99,17 +91,17 @@ def planted_events(
         ident = plan.identity
         base = {"mmsi": ident.mmsi, "name": ident.name, "role": plan.role}
         for cp in scenario.chokepoints.values():
-            gates, refs = _crossings(plan, cp, geo)
-            for at, began, finished, way in _passages(gates, refs, len(cp.gates)):
-                dark = any(a <= at < b for a, b in plan.dark)
+            for began, finished, way in _passages(_crossings(plan, cp, geo), len(cp.gates)):
+                # dark when the AIS was off while it crossed the strait's gates
+                dark = any(a <= began and finished < b for a, b in plan.dark)
                 rows.append(
                     base
                     | {
                         "kind": "passage",
                         "place_id": cp.chokepoint_id,
                         "direction": cp.first_direction if way > 0 else cp.second_direction,
-                        "started_at": at,
-                        "ended_at": at,
+                        "started_at": finished,
+                        "ended_at": finished,
                         "window_start": began,
                         "window_end": finished,
                         "inferred": dark,
@@ -159,7 +151,7 @@ def planted_events(
 def check_lane_passages(truth: pd.DataFrame, plans: list[VesselPlan], scenario: Scenario) -> None:
     """Every background ship passes exactly the chokepoints its lane declares, the right way.
 
-    This ties the scenario's reference lines to its lanes: a line drawn the wrong way round or
+    This ties the scenario's lines to its lanes: a line drawn the wrong way round or
     short of the coast shows up here, at generation time, not as a puzzling test failure.
     """
     lanes = {lane.name: lane for lane in scenario.background.lanes}

@@ -18,7 +18,8 @@ from demo_helpers import ADMIN_URL, DemoRun, demo_args, run_cli
 def demo_run(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     name = databases.create(template=databases.migrated_template())
     url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
-    work_dir = tmp_path_factory.mktemp("demo-work")
+    # tests/simulate writes the same scenario here (demo-work/scenario): generated once
+    work_dir = tmp_path_factory.getbasetemp() / "demo-work"
     status, output = run_cli(demo_args(work_dir), {"DATABASE_URL": url})
     assert status == 0, output
     yield DemoRun(url, work_dir, output)

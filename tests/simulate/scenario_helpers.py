@@ -7,13 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.scenario.fleet import FleetSettings
 from pipeline.simulate import DemoScenario
 
 # The demo's story with 40 background ships instead of 300, so that the tests stay fast;
-# everything else (seed, intervals, noise) is the demo's.
+# everything else (seed, intervals, noise) is the demo's. tests/demo runs `straitwatch demo
+# --background-vessels 40`, the same configuration.
 SMALL = replace(DemoScenario(), fleet=FleetSettings(vessels=40))
+
+
+def shared_scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where SMALL is written in a test session: tests/demo runs the demo in its parent."""
+    return tmp_path_factory.getbasetemp() / "demo-work" / "scenario"
 
 
 def read_noaa(paths: tuple[Path, ...] | list[Path]) -> pd.DataFrame:

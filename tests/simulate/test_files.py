@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+from contextlib import redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,8 +97,11 @@ def test_the_same_seed_gives_the_same_bytes(written: ScenarioFiles, tmp_path: Pa
     assert _digests(again) == _digests(written)
 
 
-def test_another_seed_gives_another_background(written: ScenarioFiles, tmp_path: Path) -> None:
-    other = write_scenario(tmp_path, replace(SMALL, seed=SMALL.seed + 1), reuse=False)
+def test_another_seed_gives_another_background(
+    written: ScenarioFiles, other_seed: tuple[ScenarioFiles, str]
+) -> None:
+    other, _ = other_seed
+    assert other.reused  # as written by the simulate command
     named = ["mmsi", "name", "imo"]
     story = written.vessels[written.vessels["role"] != "background"][named]
     story_other = other.vessels[other.vessels["role"] != "background"][named]
@@ -169,16 +174,39 @@ def test_reports_csv_is_in_the_import_format(written: ScenarioFiles) -> None:
     assert (calls["via_chokepoint"] == "gibraltar").all()
 
 
-def test_simulate_command_writes_and_summarises(tmp_path: Path, capsys) -> None:
-    assert main(["simulate", str(tmp_path), "--background-vessels", "0", "--seed", "3"]) == 0
-    out = capsys.readouterr().out
-    assert re.search(
-        r"generated 35 daily NOAA files 2025-01-20\.\.2025-02-23: [\d,]+ fixes of 4 vessels", out
-    )
-    assert "1 AIS gap (0 of the passages made with AIS off)" in out  # SPARTA's dark day
-    assert (tmp_path / "reports" / "simulated_reports.csv").is_file()
-    assert main(["simulate", str(tmp_path), "--background-vessels", "0", "--seed", "3"]) == 0
-    assert "reused 35 daily NOAA files" in capsys.readouterr().out
+def test_simulate_command_writes_and_summarises(other_seed: tuple[ScenarioFiles, str]) -> None:
+    files, out = other_seed
+    summary = r"generated 35 daily NOAA files 2025-01-20\.\.2025-02-23: [\d,]+ fixes of 44 vessels"
+    assert re.search(summary, out), out
+    planted = files.truth["kind"].value_counts()
+    assert (
+        f"planted: {planted['passage']:,} passages, {planted['port_call']:,} port calls, "
+        "3 AIS gaps (2 of the passages made with AIS off)"
+    ) in out
+    assert f"reports: {files.reports_csv}" in out
+    again = io.StringIO()
+    with redirect_stdout(again):
+        assert (
+            main(
+                [
+                    "simulate",
+                    str(files.out_dir),
+                    "--seed",
+                    str(SMALL.seed + 1),
+                    "--background-vessels",
+                    "40",
+                ]
+            )
+            == 0
+        )
+    assert "reused 35 daily NOAA files" in again.getvalue()
+
+
+def test_simulate_command_refuses_a_bad_count(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["simulate", str(tmp_path), "--background-vessels", "-3"])
+    assert stopped.value.code == 2
+    assert "must be 0 or more" in capsys.readouterr().err
 
 
 SKAW_STOP = 'place = "skaw", speed_kn = 11.5 },\n  # Great'
@@ -198,7 +226,7 @@ SKAW_STOP = 'place = "skaw", speed_kn = 11.5 },\n  # Great'
         ),
         (("[scenario]", "[scenario"), "not valid TOML"),
         (
-            ("at = 2025-02-09T06:00:00Z", "at = 2025-02-07T06:00:00Z"),
+            ("at = 2025-02-09T06:05:00Z", "at = 2025-02-07T06:05:00Z"),
             r"vessels\.sparta\.itinerary\[3\]: \d+ nm at 2\d\.\d kn is outside this ship's 4-15 kn",
         ),
         (

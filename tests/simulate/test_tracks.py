@@ -93,7 +93,9 @@ def test_sparta_and_sparta_ii_as_reported(truth: pd.DataFrame) -> None:
         ]
         assert not mine["inferred"].any()
     gib = passages[passages["place_id"] == "gibraltar"].set_index("mmsi")["started_at"]
-    assert _ts("2025-02-09 05:30") <= gib[SPARTA_II] < gib[SPARTA] <= _ts("2025-02-09 06:30")
+    assert _ts("2025-02-09 05:45") <= gib[SPARTA_II] < gib[SPARTA] <= _ts("2025-02-09 06:15")
+    entered = passages[passages["place_id"] == "gibraltar"].set_index("mmsi")["window_start"]
+    assert (gib - entered).between(pd.Timedelta(hours=1), pd.Timedelta(hours=3)).all()
     dover = passages[passages["place_id"] == "dover"].set_index("mmsi")["started_at"]
     assert (dover.dt.strftime("%Y-%m-%d") == "2025-02-13").all()
 
@@ -133,8 +135,8 @@ def _left_of(line, fix: pd.Series) -> bool:
 def test_planted_passages_are_where_the_fixes_cross(
     truth: pd.DataFrame, fixes: pd.DataFrame, scenario: Scenario
 ) -> None:
-    """Each passage: the fixes just before and after its time lie on either side of the
-    reference line, on the side its direction says; a dark one has no fix during its gates."""
+    """Each passage: the fixes just before and after its time lie on either side of its last
+    gate, on the side its direction says; a dark one has no fix while it crosses the gates."""
     by_mmsi = dict(tuple(fixes.groupby("MMSI")))
     passages = truth[truth["kind"] == "passage"]
     assert len(passages) > 40
@@ -146,8 +148,11 @@ def test_planted_passages_are_where_the_fixes_cross(
         margin = pd.Timedelta(seconds=30)
         before = track[track["ts"] < ev.started_at - margin].iloc[-1]
         after = track[track["ts"] > ev.started_at + margin].iloc[0]
-        assert _left_of(cp.reference, before) != _left_of(cp.reference, after), ev
-        assert _left_of(cp.reference, before) == (ev.direction == cp.first_direction), ev
+        # the passage completes on the last gate it crosses
+        first_way = ev.direction == cp.first_direction
+        last_gate = cp.gates[-1] if first_way else cp.gates[0]
+        assert _left_of(last_gate, before) != _left_of(last_gate, after), ev
+        assert _left_of(last_gate, before) == first_way, ev
         if ev.inferred:
             during = track[(track["ts"] >= ev.window_start) & (track["ts"] <= ev.window_end)]
             assert during.empty, ev
