@@ -91,8 +91,7 @@ def run_demo(
     upgrade(conn)
 
     with progress.step("reference") as note:
-        counts = load_reference(conn)
-        note.append(", ".join(f"{name} {n:,}" for name, n in counts.items()))
+        note.append(_describe_reference(load_reference(conn)))
 
     with progress.step("scenario") as note:
         files = write_scenario(Path(work_dir) / "scenario", config or DemoScenario())
@@ -151,6 +150,16 @@ def run_demo(
     out.write(describe_verdicts(conn, ids) + "\n")
     out.flush()
     return verdicts
+
+
+def _describe_reference(counts: dict[str, int]) -> str:
+    """'chokepoints 37, gates 56, ports 3,307 (0 rows changed)' from load_reference's counts."""
+    tables = [name for name in ("chokepoints", "gates", "ports") if name in counts]
+    changed = sum(
+        n for name, n in counts.items() if name.endswith(("_inserted", "_updated", "_deleted"))
+    )
+    shown = ", ".join(f"{name} {counts[name]:,}" for name in tables) or "loaded"
+    return f"{shown} ({changed:,} rows changed)"
 
 
 def _describe_scenario(files: ScenarioFiles) -> str:

@@ -56,6 +56,9 @@ def test_progress_shows_one_line_per_step(demo_run: DemoRun) -> None:
     notes = {m.group(2): m.group(3) for m in matches}
     positions = _frame(demo_run.url, "SELECT count(*) AS n FROM straitwatch.positions")["n"][0]
     assert notes["ingest"] == f"35 files loaded: {positions:,} rows, 0 rejected"
+    assert re.fullmatch(
+        r"chokepoints 37, gates \d+, ports [\d,]+ \([\d,]+ rows changed\)", notes["reference"]
+    )
     # generated, or reused when tests/simulate wrote the same scenario first
     made = r"(generated|reused) 35 daily NOAA files 2025-01-20\.\.2025-02-23: [\d,]+ fixes of 44 "
     assert re.match(made + "vessels, in .*demo-work/scenario$", notes["scenario"]), notes
@@ -213,6 +216,7 @@ def test_a_second_run_changes_nothing(demo_run: DemoRun) -> None:
     assert status == 0
     assert "reused 35 daily NOAA files" in output
     assert "35 files already loaded, skipped" in output
+    assert "(0 rows changed)" in output  # the reference data too
     after = _snapshot(demo_run.url)
     for table in _SNAPSHOT:
         pd.testing.assert_frame_equal(after[table], before[table], obj=table)
