@@ -155,7 +155,7 @@ class Geography:
     # ---------------------------------------------------------------- land
 
     def forbidden_land(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """True where a point is on land by the mask and not inside a port or narrow fairway."""
+        """True where a point is on land by the mask and not near a berth or in a narrow fairway."""
         lon = np.asarray(lon, dtype="float64")
         lat = np.asarray(lat, dtype="float64")
         wrapped = (lon + 180.0) % 360.0 - 180.0
@@ -165,9 +165,8 @@ class Geography:
         idx = np.flatnonzero(land)
         exempt = np.zeros(len(idx), dtype=bool)
         for port in self.scenario.ports.values():
-            exempt |= haversine_nm(lat[idx], lon[idx], port.berth[1], port.berth[0]) <= (
-                port.radius_nm
-            )
+            for blon, blat in port.berths:
+                exempt |= haversine_nm(lat[idx], lon[idx], blat, blon) <= port.radius_nm
         for fairway in self._narrow:
             exempt |= _corridor_distance_m(fairway, lon[idx], lat[idx]) <= fairway.half_width_m
         land[idx] = ~exempt
