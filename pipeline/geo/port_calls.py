@@ -1,0 +1,313 @@
+"""Port calls: stays of a vessel inside a port's radius during which it was slow long enough.
+
+A *visit* is a stretch of consecutive accepted fixes of one vessel near one port, with
+hysteresis: it begins at the first fix within `radius_nm` of the port and lasts while the fixes
+stay within `radius_nm * exit_factor`, so drifting about the edge of the circle does not make
+many visits. An AIS gap with the vessel still inside on both sides does not end a visit.
+A visit is a *call* when the vessel spent at least `min_slow_h` on segments slower than
+`max_sog_kn` (reported SOG at both ends; the segment's implied speed where SOG is missing).
+
+Times are fix times, never extrapolated: `arrived_at` is the first fix within the radius;
+`departed_at` is the last fix inside before the vessel was seen outside. When the fix after it
+comes after an AIS gap, the vessel left unseen: `ended_by_gap` is true and `departed_at` is still
+the last fix seen inside. A call still going on at the end of the track has no `departed_at`
+(`last_seen_at` says until when it is known). Where a vessel's calls at overlapping ports
+overlap in time, the one with the most slow time is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.geo.crossings import _csr_expand
+from pipeline.geo.distance import haversine_nm
+from pipeline.geo.tracks import (
+    NM_PER_DEG_LAT,
+    US_PER_H,
+    DetectionError,
+    Track,
+    stable_ids,
+    to_timestamps,
+)
+
+PORT_CALL_COLUMNS = [
+    "port_call_id",
+    "mmsi",
+    "port_id",
+    "arrived_at",
+    "departed_at",
+    "ended_by_gap",
+    "last_seen_at",
+    "slow_h",
+    "min_distance_nm",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class PortSet:
+    """Ports as arrays with a grid index of their exit circles, built once per run."""
+
+    port_id: np.ndarray  # object
+    lat: np.ndarray
+    lon: np.ndarray
+    radius_nm: np.ndarray
+    exit_factor: float
+    cell_deg: float
+    nx: int
+    ny: int
+    slot: np.ndarray  # int32 per cell, -1 when no port circle touches it
+    ptr: np.ndarray
+    ports: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.port_id)
+
+    @classmethod
+    def from_frame(
+        cls, ports: pd.DataFrame, *, exit_factor: float = 1.5, cell_deg: float = 0.5
+    ) -> PortSet:
+        """Ports from a frame with port_id, lat, lon, radius_nm (nautical miles)."""
+        missing = [c for c in ("port_id", "lat", "lon", "radius_nm") if c not in ports.columns]
+        if missing:
+            raise DetectionError(f"ports frame lacks column(s) {', '.join(missing)}")
+        if exit_factor < 1.0:
+            raise DetectionError(f"port exit factor must be at least 1, got {exit_factor}")
+        ids = ports["port_id"].to_numpy(dtype=object)
+        lat = ports["lat"].to_numpy(dtype="float64", na_value=np.nan)
+        lon = ports["lon"].to_numpy(dtype="float64", na_value=np.nan)
+        radius = ports["radius_nm"].to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~((np.abs(lat) <= 90) & (np.abs(lon) <= 180) & (radius > 0) & (radius < 600))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DetectionError(
+                f"port {ids[i]}: needs lat/lon in degrees and 0 < radius_nm < 600, got "
+                f"lat={lat[i]}, lon={lon[i]}, radius_nm={radius[i]}"
+            )
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()]
+        if len(dup):
+            raise DetectionError(f"port {dup.iloc[0]} appears twice in the ports frame")
+        nx, ny = round(360.0 / cell_deg), round(180.0 / cell_deg)
+        reach = radius * exit_factor
+        dlat = reach / NM_PER_DEG_LAT
+        cos = np.cos(np.radians(np.minimum(np.abs(lat) + dlat, 89.9)))
+        dlon = np.minimum(reach / (NM_PER_DEG_LAT * cos), 180.0)
+        x0 = np.floor((lon - dlon + 180.0) / cell_deg).astype(np.int64)
+        x1 = np.floor((lon + dlon + 180.0) / cell_deg).astype(np.int64)
+        y0 = np.clip(np.floor((lat - dlat + 90.0) / cell_deg).astype(np.int64), 0, ny - 1)
+        y1 = np.clip(np.floor((lat + dlat + 90.0) / cell_deg).astype(np.int64), 0, ny - 1)
+        wx, wy = np.minimum(x1 - x0 + 1, nx), y1 - y0 + 1
+        count = wx * wy
+        port = np.repeat(np.arange(len(ids)), count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        cx = (x0[port] + k % wx[port]) % nx
+        cy = y0[port] + k // wx[port]
+        cell_port = np.unique(np.stack((cy * nx + cx, port)), axis=1)
+        hot, first = np.unique(cell_port[0], return_index=True)
+        slot = np.full(nx * ny, -1, dtype=np.int32)
+        slot[hot] = np.arange(len(hot), dtype=np.int32)
+        return cls(
+            port_id=ids,
+            lat=lat,
+            lon=lon,
+            radius_nm=radius,
+            exit_factor=float(exit_factor),
+            cell_deg=cell_deg,
+            nx=nx,
+            ny=ny,
+            slot=slot,
+            ptr=np.append(first, cell_port.shape[1]).astype(np.int64),
+            ports=cell_port[1].astype(np.int64),
+        )
+
+    @classmethod
+    def empty(cls) -> PortSet:
+        return cls.from_frame(pd.DataFrame(columns=["port_id", "lat", "lon", "radius_nm"]))
+
+    def near(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point index, port) pairs for points in a cell that some port's exit circle touches."""
+        inv = 1.0 / self.cell_deg
+        ix = ((lon + 180.0) * inv).astype(np.int32)
+        np.minimum(ix, self.nx - 1, out=ix)
+        iy = ((lat + 90.0) * inv).astype(np.int32)
+        np.minimum(iy, self.ny - 1, out=iy)
+        iy *= self.nx
+        iy += ix
+        s = self.slot[iy]
+        point = np.flatnonzero(s >= 0)
+        s = s[point]
+        return _csr_expand(point, self.ptr[s], self.ptr[s + 1] - self.ptr[s], self.ports)
+
+
+def detect_port_calls(
+    track: Track,
+    ports: PortSet,
+    *,
+    gap_threshold_h: float = 6.0,
+    max_sog_kn: float = 1.0,
+    min_slow_h: float = 2.0,
+) -> pd.DataFrame:
+    """Port calls of the track: columns PORT_CALL_COLUMNS plus `track_start` (bool: the visit
+    was already under way at the vessel's first fix, so its true arrival may be earlier).
+
+    gap_threshold_h: a visit left across a silence longer than this is `ended_by_gap`.
+    max_sog_kn, min_slow_h: a visit is a call when the vessel spent at least min_slow_h hours
+      on segments slower than max_sog_kn.
+    """
+    columns = [*PORT_CALL_COLUMNS, "track_start"]
+    if len(ports) == 0 or track.size == 0:
+        return _empty(columns)
+    point, port = ports.near(track.lon, track.lat)
+    if track.kept is not None:
+        ok = track.kept[point]
+        point, port = point[ok], port[ok]
+    dist = haversine_nm(track.lat[point], track.lon[point], ports.lat[port], ports.lon[port])
+    inside = dist <= ports.radius_nm[port] * ports.exit_factor
+    point, port, dist = point[inside], port[inside], dist[inside]
+    if len(point) == 0:
+        return _empty(columns)
+    order = np.lexsort((point, port, track.mmsi[point]))
+    point, port, dist = point[order], port[order], dist[order]
+    entry = dist <= ports.radius_nm[port]
+    rank = track.kept_rank()[point]
+    mmsi = track.mmsi[point]
+
+    # runs: consecutive accepted fixes of one vessel within the exit circle of one port
+    run_start = np.ones(len(point), dtype=bool)
+    run_start[1:] = port[1:] != port[:-1]
+    run_start[1:] |= mmsi[1:] != mmsi[:-1]
+    run_start[1:] |= rank[1:] != rank[:-1] + 1
+    starts = np.flatnonzero(run_start)
+    ends = np.append(starts[1:], len(point))
+    idx = np.arange(len(point))
+    # the visit begins at the run's first fix within the entry radius (Schmitt trigger)
+    first_entry = np.minimum.reduceat(np.where(entry, idx, len(point)), starts)
+    has = first_entry < ends
+    v_first, v_end, v_run_start = first_entry[has], ends[has], starts[has]
+    v_last = v_end - 1
+
+    # slow time over the segments inside each visit
+    seg = np.flatnonzero(~run_start)  # pair (seg-1, seg) are consecutive accepted fixes
+    a, b = point[seg - 1], point[seg]
+    dt_h = (track.ts_us[b] - track.ts_us[a]) / US_PER_H
+    sog = np.fmax(track.sog[a], track.sog[b])
+    no_sog = np.isnan(sog)
+    if no_sog.any():
+        implied = haversine_nm(track.lat[a], track.lon[a], track.lat[b], track.lon[b])
+        sog[no_sog] = implied[no_sog] / dt_h[no_sog]
+    slow_pair = np.zeros(len(point))
+    slow_pair[seg] = np.where(sog < max_sog_kn, dt_h, 0.0)
+    cum = np.concatenate(([0.0], np.cumsum(slow_pair)))
+    # pair j's segment ends at pair j; a visit's segments end at first+1 .. last
+    slow_h = cum[v_last + 1] - cum[v_first + 1]
+    is_call = slow_h >= min_slow_h - 1e-9
+    v_first, v_last, v_run_start, slow_h = (
+        v_first[is_call],
+        v_last[is_call],
+        v_run_start[is_call],
+        slow_h[is_call],
+    )
+    # closest approach within each visit: reduce over [first, last] by interleaving the bounds
+    bounds = np.column_stack((v_first, v_last + 1)).ravel()
+    min_dist = (
+        np.minimum.reduceat(np.append(dist, np.inf), bounds)[::2] if len(bounds) else dist[:0]
+    )
+
+    # what came after the visit's last fix: nothing (still there), or the next accepted fix
+    arrive_fix, last_fix = point[v_first], point[v_last]
+    next_fix = _next_kept(track, last_fix)
+    still_there = next_fix < 0
+    gap_after = ~still_there & (
+        track.ts_us[np.maximum(next_fix, 0)] - track.ts_us[last_fix] > gap_threshold_h * US_PER_H
+    )
+    first_fix_of_vessel = _prev_kept(track, point[v_run_start]) < 0
+    mmsi_v = track.mmsi[arrive_fix]
+    port_v = ports.port_id[port[v_first]]
+    arrived_us = track.ts_us[arrive_fix]
+    departed = to_timestamps(track.ts_us[last_fix])
+    calls = pd.DataFrame(
+        {
+            "port_call_id": stable_ids("port_call", mmsi_v, port_v, arrived_us),
+            "mmsi": mmsi_v,
+            "port_id": port_v,
+            "arrived_at": to_timestamps(arrived_us),
+            "departed_at": departed.where(~still_there),
+            "ended_by_gap": gap_after,
+            "last_seen_at": departed,
+            "slow_h": slow_h,
+            "min_distance_nm": min_dist,
+            "track_start": first_fix_of_vessel,
+        },
+        columns=columns,
+    )
+    return _drop_overlaps(calls)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "port_call_id": pd.Series(dtype=object),
+            "mmsi": pd.Series(dtype="int64"),
+            "port_id": pd.Series(dtype=object),
+            "arrived_at": to_timestamps(np.zeros(0)),
+            "departed_at": to_timestamps(np.zeros(0)),
+            "ended_by_gap": pd.Series(dtype=bool),
+            "last_seen_at": to_timestamps(np.zeros(0)),
+            "slow_h": pd.Series(dtype="float64"),
+            "min_distance_nm": pd.Series(dtype="float64"),
+            "track_start": pd.Series(dtype=bool),
+        }
+    )
+    return frame[columns]
+
+
+def _next_kept(track: Track, fix: np.ndarray) -> np.ndarray:
+    """The next accepted fix of the same vessel after each fix, or -1."""
+    if track.kept is None:
+        nxt = fix + 1
+    else:
+        kept_idx = np.flatnonzero(track.kept)
+        pos = np.searchsorted(kept_idx, fix, side="right")
+        nxt = np.where(pos < len(kept_idx), kept_idx[np.minimum(pos, len(kept_idx) - 1)], -1)
+    valid = (nxt >= 0) & (nxt < track.size)
+    valid[valid] = track.mmsi[nxt[valid]] == track.mmsi[fix[valid]]
+    return np.where(valid, nxt, -1)
+
+
+def _prev_kept(track: Track, fix: np.ndarray) -> np.ndarray:
+    """The previous accepted fix of the same vessel before each fix, or -1."""
+    if track.kept is None:
+        prv = fix - 1
+    else:
+        kept_idx = np.flatnonzero(track.kept)
+        pos = np.searchsorted(kept_idx, fix, side="left") - 1
+        prv = np.where(pos >= 0, kept_idx[np.maximum(pos, 0)], -1)
+    valid = prv >= 0
+    valid[valid] = track.mmsi[prv[valid]] == track.mmsi[fix[valid]]
+    return np.where(valid, prv, -1)
+
+
+def _drop_overlaps(calls: pd.DataFrame) -> pd.DataFrame:
+    """Of a vessel's calls that overlap in time (ports with overlapping circles), keep the one
+    with the most slow time (then the closest approach, then the port id)."""
+    if len(calls) < 2:
+        return calls.reset_index(drop=True)
+    calls = calls.sort_values(["mmsi", "arrived_at", "port_id"], kind="stable")
+    still_open = pd.Timestamp.max.tz_localize("UTC")
+    end = calls["last_seen_at"].where(calls["departed_at"].notna(), still_open)
+    reach = end.groupby(calls["mmsi"]).cummax()
+    new = (calls["mmsi"] != calls["mmsi"].shift()) | (calls["arrived_at"] > reach.shift())
+    cluster = new.cumsum()
+    best = (
+        calls.assign(_cluster=cluster)
+        .sort_values(
+            ["_cluster", "slow_h", "min_distance_nm", "port_id"],
+            ascending=[True, False, True, True],
+            kind="stable",
+        )
+        .drop_duplicates("_cluster")
+        .drop(columns="_cluster")
+    )
+    return best.sort_values(["mmsi", "arrived_at"], kind="stable").reset_index(drop=True)
