@@ -258,7 +258,7 @@ def test_vessel_starting_inside_a_chokepoint_asks_for_history(gates: GateSet) ->
 def test_gates_from_wkt_and_bad_gates() -> None:
     wkt = GATES.assign(wkt=[g.wkt for g in GATES["geometry"]]).drop(columns="geometry")
     assert len(GateSet.from_frames(CHOKEPOINTS, wkt)) == len(GATES)
-    with pytest.raises(DetectionError, match="seq must be 1..2"):
+    with pytest.raises(DetectionError, match=r"seq must be 1\.\.2"):
         GateSet.from_frames(CHOKEPOINTS, GATES.assign(seq=[1, 3, 1, 2, 1, 1]))
     with pytest.raises(DetectionError, match="suez/north: geometry must be a LineString"):
         bad = GATES.copy()

@@ -43,6 +43,4 @@ def test_gap_spans_a_rejected_fix() -> None:
     # a spoofed fix in the middle of a silence: the gap runs from fix 0 to fix 2
     frame = track(1, [0.0, 40.0, 0.5], 0.0, [0, 300, 720])
     g = detect_gaps(build_track(frame))
-    assert g[["started_at", "ended_at"]].values.tolist() == [
-        [T0, T0 + pd.Timedelta(hours=12)]
-    ]
+    assert g[["started_at", "ended_at"]].values.tolist() == [[T0, T0 + pd.Timedelta(hours=12)]]
