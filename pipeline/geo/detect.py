@@ -39,7 +39,7 @@ from pipeline import db
 from pipeline.errors import StraitwatchError
 from pipeline.geo.crossings import CROSSING_COLUMNS, GateSet, detect_crossings
 from pipeline.geo.gaps import GAP_COLUMNS, detect_gaps
-from pipeline.geo.port_calls import PORT_CALL_COLUMNS, PortSet, detect_port_calls
+from pipeline.geo.port_calls import PORT_CALL_COLUMNS, PortSet, detect_port_calls, port_visits
 from pipeline.geo.tracks import build_track
 
 FLAGGED_COLUMNS = [
@@ -72,6 +72,7 @@ class DetectConfig:
     call_max_sog_kn: float = 1.0  # slower than this counts as stopped
     call_min_slow_h: float = 2.0  # a visit is a call after this long stopped
     lookback_h: float = 24.0
+    lookahead_h: float = 168.0  # first step when looking past the window for a departure
     chunk_positions: int = 2_000_000
 
     def __post_init__(self) -> None:
@@ -80,6 +81,7 @@ class DetectConfig:
             "max_speed_kn": self.max_speed_kn,
             "single_gate_band_nm": self.single_gate_band_nm,
             "max_passage_h": self.max_passage_h,
+            "lookahead_h": self.lookahead_h,
             "call_max_sog_kn": self.call_max_sog_kn,
             "chunk_positions": self.chunk_positions,
         }
@@ -111,6 +113,10 @@ class DetectedEvents:
     flagged: pd.DataFrame
     # vessels whose passages or port visits may have begun before their first fix
     history_wanted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # visits (calls or not yet) under way at the end of the track: mmsi, arrived_at, track_start
+    open_visits: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["mmsi", "arrived_at", "track_start"])
+    )
 
 
 def detect_events(
@@ -136,6 +142,9 @@ def detect_events(
         max_passage_h=config.max_passage_h,
         min_passage_interval_h=config.min_passage_interval_h,
     )
+    visits = port_visits(
+        track, ports, gap_threshold_h=config.gap_threshold_h, max_sog_kn=config.call_max_sog_kn
+    )
     calls = detect_port_calls(
         track,
         ports,
@@ -143,8 +152,11 @@ def detect_events(
         max_sog_kn=config.call_max_sog_kn,
         min_slow_h=config.call_min_slow_h,
     )
-    wanted = np.union1d(unknown, calls.loc[calls["track_start"], "mmsi"].to_numpy(np.int64))
-    return DetectedEvents(gaps, crossings, calls, track.flagged_frame(), wanted)
+    wanted = np.union1d(unknown, visits.loc[visits["track_start"], "mmsi"].to_numpy(np.int64))
+    open_visits = visits.loc[visits["still_there"], ["mmsi", "arrived_at", "track_start"]]
+    return DetectedEvents(
+        gaps, crossings, calls, track.flagged_frame(), wanted, open_visits.reset_index(drop=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -315,6 +327,20 @@ def _read_context(
     return context.sort_values("mmsi", kind="stable").reset_index(drop=True)
 
 
+def _with_positions_after(
+    conn: psycopg.Connection, mmsi: np.ndarray, after: datetime
+) -> np.ndarray:
+    """Those of the vessels that have a position at or after `after`."""
+    if len(mmsi) == 0:
+        return mmsi
+    rows = conn.execute(
+        "SELECT v.mmsi FROM unnest(%s::integer[]) AS v(mmsi) WHERE EXISTS ("
+        "SELECT 1 FROM straitwatch.positions p WHERE p.mmsi = v.mmsi AND p.ts >= %s)",
+        (np.asarray(mmsi).tolist(), after),
+    ).fetchall()
+    return np.array(sorted(r[0] for r in rows), dtype=np.int64)
+
+
 def _copy_out_empty() -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series(dtype="int64" if n in ("mmsi", "ts_us") else "float64")
                          for n in _READ_NAMES})  # fmt: skip
@@ -406,8 +432,12 @@ def _chunks(counts: pd.DataFrame, factor: float, chunk_positions: int) -> list[n
     return np.split(mmsi, cuts)
 
 
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
 def _us(value: datetime) -> int:
-    return int(pd.Timestamp(value).as_unit("us").value)
+    """Microseconds since the epoch."""
+    return int((pd.Timestamp(value) - _EPOCH) // pd.Timedelta(microseconds=1))
 
 
 def detect_window(
@@ -478,18 +508,33 @@ def detect_window(
             carried = cont_since.reindex(mmsi).to_numpy(dtype="float64", na_value=np.nan)
             since = np.where(np.isnan(carried), since, np.minimum(since, carried)).astype(np.int64)
             frame, earlier = _read_positions(conn, mmsi, since, end)
+            totals["positions_read"] += len(frame)
             events = detect_events(frame, gates, ports, config)
+            # passages or visits under way when the track starts: look further back
             deeper = np.intersect1d(events.history_wanted, earlier)
             deeper = deeper[since[np.searchsorted(mmsi, deeper)] > deep_since]
             if len(deeper):
-                more_since = np.minimum(since[np.searchsorted(mmsi, deeper)], deep_since)
-                frame2, earlier2 = _read_positions(conn, deeper, more_since, end)
-                events = _replace_vessels(
-                    events, detect_events(frame2, gates, ports, config), deeper
+                at = np.searchsorted(mmsi, deeper)
+                since[at] = np.minimum(since[at], deep_since)
+                events, earlier, n_read = _redo(
+                    conn, events, earlier, deeper, since[at], end, gates, ports, config
                 )
-                earlier = np.union1d(np.setdiff1d(earlier, deeper), earlier2)
-                totals["positions_read"] += len(frame2)
-            totals["positions_read"] += len(frame)
+                totals["positions_read"] += n_read
+            # calls of this window still open at its end: look ahead for their departure
+            ahead = timedelta(hours=config.lookahead_h)
+            open_ = _open_calls(events, end, earlier)
+            while len(open_):
+                at = np.searchsorted(mmsi, open_)
+                events, earlier, n_read = _redo(
+                    conn, events, earlier, open_, since[at], end + ahead, gates, ports, config
+                )
+                totals["positions_read"] += n_read
+                if n_read == 0:
+                    break
+                # keep looking for vessels still inside that have positions past the horizon
+                open_ = np.intersect1d(open_, _open_calls(events, end, earlier))
+                open_ = _with_positions_after(conn, open_, end + ahead)
+                ahead *= 4
             written = _write_owned(conn, events, start, end, earlier, cont_ids)
             for key, value in written.items():
                 totals[key] += value
@@ -527,25 +572,69 @@ def detect_window(
     return result
 
 
-def _replace_vessels(
-    events: DetectedEvents, redone: DetectedEvents, mmsi: np.ndarray
-) -> DetectedEvents:
+def _redo(
+    conn: psycopg.Connection,
+    events: DetectedEvents,
+    earlier: np.ndarray,
+    mmsi: np.ndarray,
+    since: np.ndarray,
+    end: datetime,
+    gates: GateSet,
+    ports: PortSet,
+    config: DetectConfig,
+) -> tuple[DetectedEvents, np.ndarray, int]:
+    """Read these vessels again over [since, end) and replace their events."""
+    frame, earlier_again = _read_positions(conn, mmsi, since, end)
+    redone = detect_events(frame, gates, ports, config)
+
     def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         kept = old[~old["mmsi"].isin(mmsi)]
         parts = [f for f in (kept, new) if len(f)]
         return pd.concat(parts, ignore_index=True) if parts else old.iloc[:0]
 
-    return DetectedEvents(
+    merged = DetectedEvents(
         gaps=merge(events.gaps, redone.gaps),
         crossings=merge(events.crossings, redone.crossings),
         port_calls=merge(events.port_calls, redone.port_calls),
         flagged=merge(events.flagged, redone.flagged),
         history_wanted=np.union1d(np.setdiff1d(events.history_wanted, mmsi), redone.history_wanted),
+        open_visits=merge(events.open_visits, redone.open_visits),
     )
+    earlier = np.union1d(np.setdiff1d(earlier, mmsi), earlier_again)
+    return merged, earlier, len(frame)
+
+
+def _open_calls(events: DetectedEvents, end: datetime, earlier: np.ndarray) -> np.ndarray:
+    """Vessels in a port visit at the window's end whose arrival the window knows: whether that
+    visit becomes a call, and when it ends, lies after the window."""
+    visits = events.open_visits
+    known = ~(visits["track_start"] & visits["mmsi"].isin(earlier))
+    return np.unique(visits.loc[known & (visits["arrived_at"] < end), "mmsi"].to_numpy(np.int64))
 
 
 def _in_window(times: pd.Series, start: datetime, end: datetime) -> pd.Series:
     return (times >= start) & (times < end)
+
+
+def _calls_to_write(
+    calls: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    earlier: np.ndarray,
+    continuing_ids: set[str],
+) -> pd.DataFrame:
+    """The calls a window writes: those arriving in it, and those arriving before it that were
+    still open at its start (carried on), but never a visit already under way when a
+    truncated track starts (its arrival is not known from this window's positions)."""
+    censored = calls["track_start"] & calls["mmsi"].isin(earlier)
+    calls = calls[~censored]
+    owned = _in_window(calls["arrived_at"], start, end)
+    carried = (calls["arrived_at"] < start) & (
+        calls["departed_at"].isna()
+        | (calls["departed_at"] >= start)
+        | calls["port_call_id"].isin(continuing_ids)
+    )
+    return calls[owned | carried]
 
 
 def _write_owned(
@@ -560,16 +649,9 @@ def _write_owned(
     gaps = events.gaps[_in_window(events.gaps["ended_at"], start, end)]
     crossings = events.crossings[_in_window(events.crossings["confirmed_at"], start, end)]
     flagged = events.flagged[_in_window(events.flagged["ts"], start, end)]
-    calls = events.port_calls
-    # a visit already under way at a truncated track start: its arrival is not known here
-    censored = calls["track_start"] & calls["mmsi"].isin(earlier)
-    calls = calls[~censored]
+    calls = _calls_to_write(events.port_calls, start, end, earlier, continuing_ids)
     owned = _in_window(calls["arrived_at"], start, end)
-    carried = (calls["arrived_at"] < start) & (
-        calls["departed_at"].isna()
-        | (calls["departed_at"] >= start)
-        | calls["port_call_id"].isin(continuing_ids)
-    )
+    carried = ~owned
     return {
         "ais_gaps": _upsert(conn, "ais_gaps", gaps),
         "chokepoint_crossings": _upsert(conn, "chokepoint_crossings", crossings),

@@ -156,7 +156,21 @@ def detect_port_calls(
     max_sog_kn, min_slow_h: a visit is a call when the vessel spent at least min_slow_h hours
       on segments slower than max_sog_kn.
     """
-    columns = [*PORT_CALL_COLUMNS, "track_start"]
+    visits = port_visits(track, ports, gap_threshold_h=gap_threshold_h, max_sog_kn=max_sog_kn)
+    calls = visits[visits["slow_h"] >= min_slow_h - 1e-9].drop(columns="still_there")
+    return _drop_overlaps(calls)
+
+
+def port_visits(
+    track: Track,
+    ports: PortSet,
+    *,
+    gap_threshold_h: float = 6.0,
+    max_sog_kn: float = 1.0,
+) -> pd.DataFrame:
+    """Every visit (call or not) with the call columns, `track_start`, and `still_there`
+    (the track ends during the visit)."""
+    columns = [*PORT_CALL_COLUMNS, "track_start", "still_there"]
     if len(ports) == 0 or track.size == 0:
         return _empty(columns)
     point, port = ports.near(track.lon, track.lat)
@@ -202,13 +216,6 @@ def detect_port_calls(
     cum = np.concatenate(([0.0], np.cumsum(slow_pair)))
     # pair j's segment ends at pair j; a visit's segments end at first+1 .. last
     slow_h = cum[v_last + 1] - cum[v_first + 1]
-    is_call = slow_h >= min_slow_h - 1e-9
-    v_first, v_last, v_run_start, slow_h = (
-        v_first[is_call],
-        v_last[is_call],
-        v_run_start[is_call],
-        slow_h[is_call],
-    )
     # closest approach within each visit: reduce over [first, last] by interleaving the bounds
     bounds = np.column_stack((v_first, v_last + 1)).ravel()
     min_dist = (
@@ -239,10 +246,11 @@ def detect_port_calls(
             "slow_h": slow_h,
             "min_distance_nm": min_dist,
             "track_start": first_fix_of_vessel,
+            "still_there": still_there,
         },
         columns=columns,
     )
-    return _drop_overlaps(calls)
+    return calls
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -258,6 +266,7 @@ def _empty(columns: list[str]) -> pd.DataFrame:
             "slow_h": pd.Series(dtype="float64"),
             "min_distance_nm": pd.Series(dtype="float64"),
             "track_start": pd.Series(dtype=bool),
+            "still_there": pd.Series(dtype=bool),
         }
     )
     return frame[columns]
