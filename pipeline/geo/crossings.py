@@ -42,8 +42,10 @@ from pipeline.geo.gaps import gap_ids as make_gap_ids
 from pipeline.geo.tracks import (
     NM_PER_DEG_LAT,
     US_PER_H,
+    CellIndex,
     DetectionError,
     Track,
+    csr_expand,
     first_match,
     stable_ids,
     to_timestamps,
@@ -86,82 +88,33 @@ GATE_CROSSING_COLUMNS = [
 # --------------------------------------------------------------------------- gate geometry
 
 
-@dataclass(frozen=True, eq=False)
-class _Grid:
-    """Cells of `cell_deg` degrees; each hot cell lists the edges that pass within one cell."""
-
-    cell_deg: float
-    nx: int
-    ny: int
-    slot: np.ndarray  # int32 per cell: index into ptr, -1 for cells with no edge nearby
-    ptr: np.ndarray  # int64 CSR offsets into edges
-    edges: np.ndarray  # int64 edge ids
-
-    @classmethod
-    def build(
-        cls, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, cell_deg: float
-    ) -> _Grid:
-        nx, ny = round(360.0 / cell_deg), round(180.0 / cell_deg)
-        if nx * ny >= 2**31:
-            raise ValueError(f"cell size {cell_deg} degrees makes too many grid cells")
-        # Sample each edge at half-cell steps; the cells a straight edge passes through are
-        # those of its samples plus, between two samples in diagonal cells, both corners.
-        length = np.maximum(np.abs(bx - ax), np.abs(by - ay))
-        samples = (np.ceil(length / (cell_deg / 2.0)).astype(np.int64) + 1).clip(min=2)
-        edge = np.repeat(np.arange(len(ax)), samples)
-        k = np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)
-        f = k / (samples[edge] - 1)
-        ix = np.floor((ax[edge] + (bx - ax)[edge] * f + 180.0) / cell_deg).astype(np.int64)
-        iy = np.floor((ay[edge] + (by - ay)[edge] * f + 90.0) / cell_deg).astype(np.int64)
-        pair = np.flatnonzero(edge[1:] == edge[:-1])
-        lo_x = np.minimum(ix[pair], ix[pair + 1])
-        hi_x = np.maximum(ix[pair], ix[pair + 1])
-        lo_y = np.minimum(iy[pair], iy[pair + 1])
-        hi_y = np.maximum(iy[pair], iy[pair + 1])
-        # every cell within one cell of the edge: a short segment starting there may reach it
-        cells, owners = [], []
-        for dx in range(-1, 3):
-            for dy in range(-1, 3):
-                ok = (lo_x + dx <= hi_x + 1) & (lo_y + dy <= hi_y + 1)
-                cx = (lo_x[ok] + dx) % nx
-                cy = lo_y[ok] + dy
-                inside = (cy >= 0) & (cy < ny)
-                cells.append(cy[inside] * nx + cx[inside])
-                owners.append(edge[pair][ok][inside])
-        cell_edge = np.unique(
-            np.stack((np.concatenate(cells), np.concatenate(owners))), axis=1
-        ) if cells else np.zeros((2, 0), dtype=np.int64)  # fmt: skip
-        hot, first = np.unique(cell_edge[0], return_index=True)
-        slot = np.full(nx * ny, -1, dtype=np.int32)
-        slot[hot] = np.arange(len(hot), dtype=np.int32)
-        ptr = np.append(first, cell_edge.shape[1]).astype(np.int64)
-        return cls(cell_deg, nx, ny, slot, ptr, cell_edge[1].astype(np.int64))
-
-    def cells(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        inv = 1.0 / self.cell_deg
-        ix = ((lon + 180.0) * inv).astype(np.int32)
-        np.minimum(ix, self.nx - 1, out=ix)
-        iy = ((lat + 90.0) * inv).astype(np.int32)
-        np.minimum(iy, self.ny - 1, out=iy)
-        iy *= self.nx
-        iy += ix
-        return iy
-
-    def expand(self, seg: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(segment, edge) candidate pairs for segments starting in the given cells."""
-        s = self.slot[cell]
-        hot = s >= 0
-        seg, s = seg[hot], s[hot]
-        return _csr_expand(seg, self.ptr[s], self.ptr[s + 1] - self.ptr[s], self.edges)
-
-
-def _csr_expand(
-    keys: np.ndarray, starts: np.ndarray, counts: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    total = int(counts.sum())
-    rep = np.repeat(keys, counts)
-    off = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
-    return rep, values[off]
+def _edge_index(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, cell_deg: float
+) -> CellIndex:
+    """A grid listing, for each cell, the edges passing within one cell of it."""
+    # Sample each edge at half-cell steps; the cells a straight edge passes through are those
+    # of its samples plus, between two samples in diagonal cells, both corners.
+    length = np.maximum(np.abs(bx - ax), np.abs(by - ay))
+    samples = (np.ceil(length / (cell_deg / 2.0)).astype(np.int64) + 1).clip(min=2)
+    edge = np.repeat(np.arange(len(ax)), samples)
+    k = np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)
+    f = k / (samples[edge] - 1)
+    ix = np.floor((ax[edge] + (bx - ax)[edge] * f + 180.0) / cell_deg).astype(np.int64)
+    iy = np.floor((ay[edge] + (by - ay)[edge] * f + 90.0) / cell_deg).astype(np.int64)
+    pair = np.flatnonzero(edge[1:] == edge[:-1])
+    lo_x = np.minimum(ix[pair], ix[pair + 1])
+    hi_x = np.maximum(ix[pair], ix[pair + 1])
+    lo_y = np.minimum(iy[pair], iy[pair + 1])
+    hi_y = np.maximum(iy[pair], iy[pair + 1])
+    # every cell within one cell of the edge: a short segment starting there may reach it
+    cx, cy, owner = [], [], []
+    for dx in range(-1, 3):
+        for dy in range(-1, 3):
+            ok = (lo_x + dx <= hi_x + 1) & (lo_y + dy <= hi_y + 1)
+            cx.append(lo_x[ok] + dx)
+            cy.append(lo_y[ok] + dy)
+            owner.append(edge[pair][ok])
+    return CellIndex.build(cell_deg, np.concatenate(cx), np.concatenate(cy), np.concatenate(owner))
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,8 +138,8 @@ class GateSet:
     bx: np.ndarray  # and of its second (longitude unwrapped relative to ax)
     by: np.ndarray
     edge_last: np.ndarray  # bool: the edge ends its gate line (its far end is inclusive)
-    fine: _Grid
-    coarse: _Grid
+    fine: CellIndex
+    coarse: CellIndex
 
     def __len__(self) -> int:
         return len(self.gate_seq)
@@ -276,8 +229,8 @@ class GateSet:
             bx=bx,
             by=by,
             edge_last=edge_last,
-            fine=_Grid.build(ax, ay, bx, by, cell_deg),
-            coarse=_Grid.build(ax, ay, bx, by, coarse_cell_deg),
+            fine=_edge_index(ax, ay, bx, by, cell_deg),
+            coarse=_edge_index(ax, ay, bx, by, coarse_cell_deg),
         )
 
     @classmethod
@@ -314,41 +267,64 @@ class _GateEvents:
 
 def _candidate_pairs(track: Track, gates: GateSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(segment start fix, segment end fix, edge) pairs that may intersect."""
-    fine, coarse = gates.fine, gates.coarse
-    lon0, lat0 = track.lon[:-1], track.lat[:-1]
-    # |dlat| + |dlon| within one fine cell: the segment stays in the 3x3 block of its start cell
-    step = np.abs(track.dlat)
-    step += np.abs(track.dlon)
-    short = step <= fine.cell_deg
-    cell = fine.cells(lon0, lat0)
-    hot = fine.slot[cell] >= 0
-    hot &= short
-    hot &= track.segment_ok
-    k = np.flatnonzero(hot)
-    seg_a, edge_a = fine.expand(k, cell[k])
-    start_a = seg_a
-    end_a = seg_a + 1
-
-    # longer segments and bridges: few; coarse grid, then every edge for the longest
-    k_long = np.flatnonzero(~short & track.segment_ok)
-    s_b = np.concatenate((k_long, track.bridge_start))
-    e_b = np.concatenate((k_long + 1, track.bridge_end))
+    cand = track.pair_candidates(gates.fine)
+    ok = track.pair_ok(cand.cell_pairs)
+    seg_a, edge_a = gates.fine.expand(cand.cell_pairs[ok], cand.cell_slots[ok])
+    # longer segments and bridges: few; the coarse grid, then every edge for the longest
+    s_b = np.concatenate((track.segments_from_pairs(cand.long_pairs)[0], track.bridge_start))
+    e_b = np.concatenate((track.segments_from_pairs(cand.long_pairs)[1], track.bridge_end))
     dlat_b = track.lat[e_b] - track.lat[s_b]
     dlon_b = wrap_lon_delta(track.lon[e_b] - track.lon[s_b])
     step_b = np.abs(dlat_b) + np.abs(dlon_b)
-    medium = np.flatnonzero(step_b <= coarse.cell_deg)
-    pos_m, edge_m = coarse.expand(
-        medium, coarse.cells(track.lon[s_b[medium]], track.lat[s_b[medium]])
-    )
-    longest = np.flatnonzero(step_b > coarse.cell_deg)
+    medium = np.flatnonzero(step_b <= gates.coarse.cell_deg)
+    slots = gates.coarse.slot[gates.coarse.cells(track.lon[s_b[medium]], track.lat[s_b[medium]])]
+    hot = slots >= 0
+    pos_m, edge_m = gates.coarse.expand(medium[hot], slots[hot])
+    longest = np.flatnonzero(step_b > gates.coarse.cell_deg)
     pos_l = np.repeat(longest, len(gates.ax))
     edge_l = np.tile(np.arange(len(gates.ax)), len(longest))
     pos = np.concatenate((pos_m, pos_l))
     return (
-        np.concatenate((start_a, s_b[pos])),
-        np.concatenate((end_a, e_b[pos])),
+        np.concatenate((seg_a, s_b[pos])),
+        np.concatenate((seg_a + 1, e_b[pos])),
         np.concatenate((edge_a, edge_m, edge_l)).astype(np.int64),
     )
+
+
+_EXACT_BLOCK = 1 << 14  # candidate pairs per block of the exact test (temporaries stay cached)
+
+
+def _intersect(
+    track: Track, gates: GateSet, start: np.ndarray, end: np.ndarray, edge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which candidate (segment, edge) pairs cross: their positions in the input, the fraction
+    t along the segment, and the sign (+1 from side A to side B)."""
+    px, py = track.lon[start], track.lat[start]
+    qx, qy = track.lon[end], track.lat[end]
+    ax, ay = gates.ax[edge], gates.ay[edge]
+    bx, by = gates.bx[edge], gates.by[edge]
+    rx = qx - px
+    if len(rx) and np.abs(rx).max() >= 180.0:  # across the antimeridian: the short way round
+        wrap_lon_delta(rx)
+        qx = px + rx
+    dx = px - ax
+    if len(dx) and np.abs(dx).max() > 180.0:  # bring the edge next to the segment
+        shift = 360.0 * np.rint(dx / 360.0)
+        ax, bx = ax + shift, bx + shift
+        dx = px - ax
+    sx, sy = bx - ax, by - ay
+    side_p = sx * (py - ay) - sy * dx  # > 0: P is left of the edge, on side A
+    side_q = sx * (qy - ay) - sy * (qx - ax)
+    maybe = np.flatnonzero((side_p > 0) != (side_q > 0))
+    # only there: where along the edge the segment's line meets it
+    ry = qy[maybe] - py[maybe]
+    denom = side_q[maybe] - side_p[maybe]
+    u = (dx[maybe] * ry - (py[maybe] - ay[maybe]) * rx[maybe]) / denom
+    ok = (u >= 0) & ((u < 1) | (gates.edge_last[edge[maybe]] & (u <= 1)))
+    hit = maybe[ok]
+    t = np.clip(side_p[hit] / (side_p[hit] - side_q[hit]), 0.0, 1.0)
+    sign = np.where(side_p[hit] > 0, 1, -1).astype(np.int8)
+    return hit, t, sign
 
 
 def _gate_events(
@@ -360,27 +336,23 @@ def _gate_events(
     gap_threshold_h: float,
 ) -> _GateEvents:
     start, end, edge = _candidate_pairs(track, gates)
+    parts = [
+        _intersect(track, gates, start[lo : lo + _EXACT_BLOCK], end[lo : lo + _EXACT_BLOCK],
+                   edge[lo : lo + _EXACT_BLOCK])
+        for lo in range(0, len(start), _EXACT_BLOCK)
+    ]  # fmt: skip
+    hit, t, sign = (
+        (np.concatenate(p) for p in zip(*parts, strict=True))
+        if parts
+        else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8))
+    )
+    offsets = np.repeat(np.arange(len(parts)) * _EXACT_BLOCK, [len(p[0]) for p in parts])
+    hit = hit + offsets
+    start, end, edge = start[hit], end[hit], edge[hit]
     px, py = track.lon[start], track.lat[start]
     rx = wrap_lon_delta(track.lon[end] - px)
-    ry = track.lat[end] - py
-    ax, ay = gates.ax[edge], gates.ay[edge]
-    shift = 360.0 * np.rint((px - ax) / 360.0)  # bring the edge next to the segment's longitude
-    ax = ax + shift
-    sx = gates.bx[edge] + shift - ax
-    sy = gates.by[edge] - ay
-    side_p = sx * (py - ay) - sy * (px - ax)  # > 0: P is left of the edge, on side A
-    denom = sx * ry - sy * rx  # side_q - side_p
-    side_q = side_p + denom
-    crosses = (side_p > 0) != (side_q > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = ((px - ax) * ry - (py - ay) * rx) / denom  # position along the edge
-        t = side_p / -denom  # position along the segment
-    crosses &= (u >= 0) & ((u < 1) | (gates.edge_last[edge] & (u <= 1)))
-    hit = np.flatnonzero(crosses)
-    start, end, edge, t = start[hit], end[hit], edge[hit], np.clip(t[hit], 0.0, 1.0)
-    sign = np.where(side_p[hit] > 0, 1, -1).astype(np.int8)
-    lat = py[hit] + t * ry[hit]
-    lon = px[hit] + t * rx[hit]
+    lat = py + t * (track.lat[end] - py)
+    lon = px + t * rx
     lon = (lon + 180.0) % 360.0 - 180.0
 
     # feasibility and inference need the segment's duration and length
@@ -497,7 +469,7 @@ def _far_from_gate(
     """Whether each accepted fix lies at least band_nm from its gate line (local flat metric)."""
     first = gates.gate_edge_ptr[gate]
     counts = gates.gate_edge_ptr[gate + 1] - first
-    pair, edge = _csr_expand(np.arange(len(fix)), first, counts, np.arange(len(gates.ax)))
+    pair, edge = csr_expand(np.arange(len(fix)), first, counts, np.arange(len(gates.ax)))
     px, py = track.lon[fix[pair]], track.lat[fix[pair]]
     kx = NM_PER_DEG_LAT * np.cos(np.radians(py))
     dx = wrap_lon_delta(px - gates.ax[edge]) * kx
@@ -541,16 +513,15 @@ def _single_gate_passages(
     chain = group.copy()
     chain[1:] |= ev.sign[1:] == ev.sign[:-1]  # two crossings the same way: track inconsistent
     group_end = np.append(group[1:], True)
-    starts, ends = track.vessel_bounds()
-    vessel = np.searchsorted(starts, ev.seg_end, side="right") - 1
+    v_start, v_end = track.vessel_start(ev.seg_end), track.vessel_end(ev.seg_end)
     # Interval k follows event k up to the next event of its group (or the vessel's last fix);
     # interval "before" precedes the first event of each chain.
-    nxt_start = np.where(group_end, ends[vessel] - 1, np.append(ev.seg_start[1:], 0))
+    nxt_start = np.where(group_end, v_end - 1, np.append(ev.seg_start[1:], 0))
     first_far = _search_far(track, gates, ev.gate, ev.seg_end, nxt_start + 1, 1, band_nm)
     last_far = _search_far(track, gates, ev.gate, nxt_start, ev.seg_end - 1, -1, band_nm)
     last_far[group_end] = -1  # the last interval is never an origin
     # before the first event of a chain: back to the previous event, or to the vessel's start
-    prev_end = np.where(group, starts[vessel] - 1, np.append(0, ev.seg_end[:-1]) - 1)
+    prev_end = np.where(group, v_start - 1, np.append(0, ev.seg_end[:-1]) - 1)
     before_far = _search_far(track, gates, ev.gate, ev.seg_start, prev_end, -1, band_nm)
     before_far[~chain] = -1
     before_far[chain & ~group] = -1  # after an inconsistency the side before is unknown

@@ -130,6 +130,9 @@ def detect_events(
         positions,
         max_speed_kn=config.max_speed_kn,
         jump_tolerance_nm=config.jump_tolerance_nm,
+        gap_threshold_h=config.gap_threshold_h,
+        segment_index=gates.fine,
+        point_index=ports.index,
     )
     gaps = detect_gaps(track, gap_threshold_h=config.gap_threshold_h)
     crossings, unknown = detect_crossings(

@@ -38,13 +38,14 @@ def detect_gaps(track: Track, *, gap_threshold_h: float = 6.0) -> pd.DataFrame:
     gap_threshold_h: a silence counts when the next accepted fix comes more than this many
       hours after the previous one.
     """
-    long_raw = track.dt_s > gap_threshold_h * 3600.0
-    start, end = track.segments(long_raw)
-    dt_us = track.ts_us[end] - track.ts_us[start]
-    keep = dt_us > gap_threshold_h * US_PER_H  # bridges were not filtered yet
-    start, end, dt_us = start[keep], end[keep], dt_us[keep]
+    threshold_us = gap_threshold_h * US_PER_H
+    raw_start, raw_end = track.segments_from_pairs(track.long_gap_pairs(gap_threshold_h))
+    long_bridge = track.ts_us[track.bridge_end] - track.ts_us[track.bridge_start] > threshold_us
+    start = np.concatenate((raw_start, track.bridge_start[long_bridge]))
+    end = np.concatenate((raw_end, track.bridge_end[long_bridge]))
     order = np.argsort(start, kind="stable")
-    start, end, dt_us = start[order], end[order], dt_us[order]
+    start, end = start[order], end[order]
+    dt_us = track.ts_us[end] - track.ts_us[start]
     dist = haversine_nm(track.lat[start], track.lon[start], track.lat[end], track.lon[end])
     return pd.DataFrame(
         {

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.geo.crossings import _csr_expand
 from pipeline.geo.distance import haversine_nm
 from pipeline.geo.tracks import (
     NM_PER_DEG_LAT,
     US_PER_H,
+    CellIndex,
     DetectionError,
     Track,
     stable_ids,
@@ -55,21 +55,17 @@ class PortSet:
     lon: np.ndarray
     radius_nm: np.ndarray
     exit_factor: float
-    cell_deg: float
-    nx: int
-    ny: int
-    slot: np.ndarray  # int32 per cell, -1 when no port circle touches it
-    ptr: np.ndarray
-    ports: np.ndarray
+    index: CellIndex  # cells touched by each port's exit circle
 
     def __len__(self) -> int:
         return len(self.port_id)
 
     @classmethod
     def from_frame(
-        cls, ports: pd.DataFrame, *, exit_factor: float = 1.5, cell_deg: float = 0.5
+        cls, ports: pd.DataFrame, *, exit_factor: float = 1.5, cell_deg: float = 0.1
     ) -> PortSet:
-        """Ports from a frame with port_id, lat, lon, radius_nm (nautical miles)."""
+        """Ports from a frame with port_id, lat, lon, radius_nm (nautical miles). The grid
+        shares its cell size with the gate grid by default, so one pass serves both."""
         missing = [c for c in ("port_id", "lat", "lon", "radius_nm") if c not in ports.columns]
         if missing:
             raise DetectionError(f"ports frame lacks column(s) {', '.join(missing)}")
@@ -89,56 +85,33 @@ class PortSet:
         dup = pd.Series(ids)[pd.Series(ids).duplicated()]
         if len(dup):
             raise DetectionError(f"port {dup.iloc[0]} appears twice in the ports frame")
-        nx, ny = round(360.0 / cell_deg), round(180.0 / cell_deg)
+        # the cells of each exit circle's bounding box
         reach = radius * exit_factor
         dlat = reach / NM_PER_DEG_LAT
         cos = np.cos(np.radians(np.minimum(np.abs(lat) + dlat, 89.9)))
         dlon = np.minimum(reach / (NM_PER_DEG_LAT * cos), 180.0)
         x0 = np.floor((lon - dlon + 180.0) / cell_deg).astype(np.int64)
         x1 = np.floor((lon + dlon + 180.0) / cell_deg).astype(np.int64)
-        y0 = np.clip(np.floor((lat - dlat + 90.0) / cell_deg).astype(np.int64), 0, ny - 1)
-        y1 = np.clip(np.floor((lat + dlat + 90.0) / cell_deg).astype(np.int64), 0, ny - 1)
-        wx, wy = np.minimum(x1 - x0 + 1, nx), y1 - y0 + 1
+        y0 = np.floor((lat - dlat + 90.0) / cell_deg).astype(np.int64)
+        y1 = np.floor((lat + dlat + 90.0) / cell_deg).astype(np.int64)
+        wx, wy = np.minimum(x1 - x0 + 1, round(360.0 / cell_deg)), y1 - y0 + 1
         count = wx * wy
         port = np.repeat(np.arange(len(ids)), count)
         k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        cx = (x0[port] + k % wx[port]) % nx
-        cy = y0[port] + k // wx[port]
-        cell_port = np.unique(np.stack((cy * nx + cx, port)), axis=1)
-        hot, first = np.unique(cell_port[0], return_index=True)
-        slot = np.full(nx * ny, -1, dtype=np.int32)
-        slot[hot] = np.arange(len(hot), dtype=np.int32)
         return cls(
             port_id=ids,
             lat=lat,
             lon=lon,
             radius_nm=radius,
             exit_factor=float(exit_factor),
-            cell_deg=cell_deg,
-            nx=nx,
-            ny=ny,
-            slot=slot,
-            ptr=np.append(first, cell_port.shape[1]).astype(np.int64),
-            ports=cell_port[1].astype(np.int64),
+            index=CellIndex.build(
+                cell_deg, x0[port] + k % wx[port], y0[port] + k // wx[port], port
+            ),
         )
 
     @classmethod
     def empty(cls) -> PortSet:
         return cls.from_frame(pd.DataFrame(columns=["port_id", "lat", "lon", "radius_nm"]))
-
-    def near(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(point index, port) pairs for points in a cell that some port's exit circle touches."""
-        inv = 1.0 / self.cell_deg
-        ix = ((lon + 180.0) * inv).astype(np.int32)
-        np.minimum(ix, self.nx - 1, out=ix)
-        iy = ((lat + 90.0) * inv).astype(np.int32)
-        np.minimum(iy, self.ny - 1, out=iy)
-        iy *= self.nx
-        iy += ix
-        s = self.slot[iy]
-        point = np.flatnonzero(s >= 0)
-        s = s[point]
-        return _csr_expand(point, self.ptr[s], self.ptr[s + 1] - self.ptr[s], self.ports)
 
 
 def detect_port_calls(
@@ -173,10 +146,10 @@ def port_visits(
     columns = [*PORT_CALL_COLUMNS, "track_start", "still_there"]
     if len(ports) == 0 or track.size == 0:
         return _empty(columns)
-    point, port = ports.near(track.lon, track.lat)
-    if track.kept is not None:
-        ok = track.kept[point]
-        point, port = point[ok], port[ok]
+    cand = track.fix_candidates(ports.index)
+    point, port = ports.index.expand(cand.point_fixes, cand.point_slots)
+    ok = track.is_kept(point)
+    point, port = point[ok], port[ok]
     dist = haversine_nm(track.lat[point], track.lon[point], ports.lat[port], ports.lon[port])
     inside = dist <= ports.radius_nm[port] * ports.exit_factor
     point, port, dist = point[inside], port[inside], dist[inside]
@@ -185,7 +158,7 @@ def port_visits(
     order = np.lexsort((point, port, track.mmsi[point]))
     point, port, dist = point[order], port[order], dist[order]
     entry = dist <= ports.radius_nm[port]
-    rank = track.kept_rank()[point]
+    rank = track.kept_rank(point)
     mmsi = track.mmsi[point]
 
     # runs: consecutive accepted fixes of one vessel within the exit circle of one port
@@ -224,12 +197,12 @@ def port_visits(
 
     # what came after the visit's last fix: nothing (still there), or the next accepted fix
     arrive_fix, last_fix = point[v_first], point[v_last]
-    next_fix = _next_kept(track, last_fix)
+    next_fix = track.next_kept(last_fix)
     still_there = next_fix < 0
     gap_after = ~still_there & (
         track.ts_us[np.maximum(next_fix, 0)] - track.ts_us[last_fix] > gap_threshold_h * US_PER_H
     )
-    first_fix_of_vessel = _prev_kept(track, point[v_run_start]) < 0
+    first_fix_of_vessel = track.prev_kept(point[v_run_start]) < 0
     mmsi_v = track.mmsi[arrive_fix]
     port_v = ports.port_id[port[v_first]]
     arrived_us = track.ts_us[arrive_fix]
@@ -270,32 +243,6 @@ def _empty(columns: list[str]) -> pd.DataFrame:
         }
     )
     return frame[columns]
-
-
-def _next_kept(track: Track, fix: np.ndarray) -> np.ndarray:
-    """The next accepted fix of the same vessel after each fix, or -1."""
-    if track.kept is None:
-        nxt = fix + 1
-    else:
-        kept_idx = np.flatnonzero(track.kept)
-        pos = np.searchsorted(kept_idx, fix, side="right")
-        nxt = np.where(pos < len(kept_idx), kept_idx[np.minimum(pos, len(kept_idx) - 1)], -1)
-    valid = (nxt >= 0) & (nxt < track.size)
-    valid[valid] = track.mmsi[nxt[valid]] == track.mmsi[fix[valid]]
-    return np.where(valid, nxt, -1)
-
-
-def _prev_kept(track: Track, fix: np.ndarray) -> np.ndarray:
-    """The previous accepted fix of the same vessel before each fix, or -1."""
-    if track.kept is None:
-        prv = fix - 1
-    else:
-        kept_idx = np.flatnonzero(track.kept)
-        pos = np.searchsorted(kept_idx, fix, side="left") - 1
-        prv = np.where(pos >= 0, kept_idx[np.maximum(pos, 0)], -1)
-    valid = prv >= 0
-    valid[valid] = track.mmsi[prv[valid]] == track.mmsi[fix[valid]]
-    return np.where(valid, prv, -1)
 
 
 def _drop_overlaps(calls: pd.DataFrame) -> pd.DataFrame:

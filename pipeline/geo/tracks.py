@@ -1,17 +1,25 @@
-"""Vessel tracks from a positions frame: validation, speed-outlier rejection, segments.
+"""Vessel tracks from a positions frame: validation, speed-outlier rejection, candidate segments.
 
 A track is the positions of one vessel in time order; a segment joins two consecutive accepted
-fixes. Everything here works on whole NumPy arrays over all vessels at once: the frame must be
-sorted by (mmsi, ts), so each vessel is one contiguous block.
+fixes. The frame must be sorted by (mmsi, ts), so each vessel is one contiguous block, and
+everything here works on arrays over all vessels at once, never with a Python loop per fix.
+
+One pass. `build_track` reads the positions once, in blocks small enough to stay in the CPU
+cache (this machine class has far more arithmetic than memory bandwidth), and in that pass
+validates the frame and collects, for every detector, the few candidates worth an exact look:
+pairs of fixes too far apart for `max_speed_kn` (speed outliers), pairs further apart in time
+than the gap threshold (AIS gaps), pairs starting in a grid cell near a gate line (crossings),
+pairs longer than a grid cell, and fixes in a cell near a port (port calls). Detectors given a
+grid the track was not scanned with run a pass of their own.
 
 Speed outliers. A fix that implies more than `max_speed_kn` from the previous *accepted* fix of
 its vessel is a position error or spoofing: it is rejected (flagged, skipped) and the track goes
 on from the last accepted fix, so the segment around it is not cut. This is a sequential rule
-(each decision depends on the previous accepted fix); it is computed exactly, without a Python
-loop over fixes: each violation's run of rejected fixes is found by a vectorised search, and
-the chain of violations that take effect by pointer doubling (see `_speed_outliers`).
-The first fix of a vessel is trusted unless it is a lone spike (the next two fixes agree with
-each other and not with it).
+(each decision depends on the previous accepted fix); it is computed exactly without a loop
+over fixes: each violation's run of rejected fixes is found by a vectorised search, and the
+chain of violations that take effect by pointer doubling (see `_speed_outliers`). The first fix
+of a vessel is trusted unless it is a lone spike (the next two fixes agree with each other and
+not with it).
 
 Antimeridian. Longitude differences are wrapped into [-180, 180), so a hop from 179.9 E to
 179.9 W is a segment of 0.2 degrees, never one that spans the globe.
@@ -20,8 +28,11 @@ Antimeridian. Longitude differences are wrapped into [-180, 180), so a hop from 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,24 +41,118 @@ from pipeline.errors import StraitwatchError
 from pipeline.geo.distance import haversine_nm
 
 REQUIRED_COLUMNS = ("mmsi", "ts", "lat", "lon")
-OPTIONAL_COLUMNS = ("sog", "cog", "heading", "nav_status")
 NM_PER_DEG_LAT = 60.0  # a degree of latitude (and of longitude at the equator) in nautical miles
 US_PER_S = 1_000_000
 US_PER_H = 3_600_000_000
+BLOCK = 1 << 15  # pairs per block of the scan: a few arrays of this size fit the L2 cache
 
 
 class DetectionError(StraitwatchError):
     """The positions or reference frames handed to the detection core break its contract."""
 
 
+# --------------------------------------------------------------------------- grid index
+
+
+@dataclass(frozen=True, eq=False)
+class CellIndex:
+    """A global lon/lat grid of `cell_deg` cells; each hot cell lists items (CSR).
+
+    The slot array has one spare column and row so that lon = 180 and lat = 90 need no clipping;
+    the spare column repeats column 0 (the same meridian).
+    """
+
+    cell_deg: float
+    nx: int
+    ny: int
+    slot: np.ndarray  # int32 per cell, (ny + 1) * (nx + 1): index into ptr, or -1
+    ptr: np.ndarray  # int64 CSR offsets into items
+    items: np.ndarray  # int64
+
+    @classmethod
+    def build(cls, cell_deg: float, ix: np.ndarray, iy: np.ndarray, item: np.ndarray) -> CellIndex:
+        """From (column, row, item) triples; columns wrap around the globe, rows outside are
+        dropped."""
+        nx, ny = round(360.0 / cell_deg), round(180.0 / cell_deg)
+        if (nx + 1) * (ny + 1) >= 2**31:
+            raise ValueError(f"cell size {cell_deg} degrees makes too many grid cells")
+        ix = np.asarray(ix, dtype=np.int64) % nx
+        iy = np.asarray(iy, dtype=np.int64)
+        inside = (iy >= 0) & (iy < ny)
+        ix, iy, item = ix[inside], iy[inside], np.asarray(item, dtype=np.int64)[inside]
+        # the spare column nx mirrors column 0
+        at0 = ix == 0
+        ix = np.concatenate((ix, np.full(int(at0.sum()), nx)))
+        iy = np.concatenate((iy, iy[at0]))
+        item = np.concatenate((item, item[at0]))
+        pairs = np.unique(np.stack((iy * (nx + 1) + ix, item)), axis=1)
+        hot, first = np.unique(pairs[0], return_index=True)
+        slot = np.full((ny + 1) * (nx + 1), -1, dtype=np.int32)
+        slot[hot] = np.arange(len(hot), dtype=np.int32)
+        ptr = np.append(first, pairs.shape[1]).astype(np.int64)
+        return cls(float(cell_deg), nx, ny, slot, ptr, pairs[1].astype(np.int64))
+
+    def cells(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        out: np.ndarray | None = None,
+        work: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Cell numbers (int32) of points; `out` and `work` (a float64 and an int32 buffer of
+        the same length) avoid allocations in the scan."""
+        n = len(lon)
+        f, ix = work if work is not None else (np.empty(n), np.empty(n, dtype=np.int32))
+        out = out if out is not None else np.empty(n, dtype=np.int32)
+        inv = 1.0 / self.cell_deg
+        np.add(lon, 180.0, out=f)
+        f *= inv
+        np.copyto(ix, f, casting="unsafe")  # truncation is floor for these non-negative values
+        np.add(lat, 90.0, out=f)
+        f *= inv
+        np.copyto(out, f, casting="unsafe")
+        out *= self.nx + 1
+        out += ix
+        return out
+
+    def expand(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key, item) pairs for keys in hot cells given by their slots."""
+        return csr_expand(keys, self.ptr[slots], self.ptr[slots + 1] - self.ptr[slots], self.items)
+
+
+def csr_expand(
+    keys: np.ndarray, starts: np.ndarray, counts: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat each key for its `counts` values taken from values[starts:starts + counts]."""
+    total = int(counts.sum())
+    rep = np.repeat(keys, counts)
+    off = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    return rep, values[off]
+
+
+# --------------------------------------------------------------------------- the track
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """What the scan collected for one grid (raw pair k joins fix k and fix k+1)."""
+
+    index: CellIndex | None = None
+    cell_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cell_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    long_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    point_fixes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    point_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+
 @dataclass(frozen=True, eq=False)
 class Track:
-    """The arrays of a positions frame, sorted by (mmsi, ts), and the fixes that were accepted.
+    """The arrays of a positions frame sorted by (mmsi, ts), its rejected fixes, and the
+    candidates the scan collected.
 
-    Raw consecutive pairs (fix k, fix k+1) are the segments wherever both fixes are accepted
-    and belong to one vessel (`segment_ok[k]`). Where rejected fixes were skipped, the segment
-    from the last accepted fix before them to the first accepted fix after them is a *bridge*
-    (`bridge_start[j]` -> `bridge_end[j]`).
+    Raw pairs (fix k, fix k+1) of one vessel with both fixes accepted are segments. Where
+    rejected fixes were skipped, the segment from the last accepted fix before them to the first
+    accepted fix after them is a *bridge* (bridge_start[j] -> bridge_end[j]).
     """
 
     mmsi: np.ndarray  # int64
@@ -55,45 +160,103 @@ class Track:
     lat: np.ndarray  # float64 degrees
     lon: np.ndarray  # float64 degrees
     sog: np.ndarray  # float64 knots, NaN when unknown
-    kept: np.ndarray | None  # bool per fix; None when every fix was accepted
-    same_vessel: np.ndarray  # bool per raw pair k: fix k and k+1 are one vessel's
-    segment_ok: np.ndarray  # bool per raw pair k: a segment between two accepted fixes
-    dt_s: np.ndarray  # float64 per raw pair: seconds from fix k to fix k+1
-    dlat: np.ndarray  # float64 per raw pair: degrees
-    dlon: np.ndarray  # float64 per raw pair: degrees, wrapped into [-180, 180)
-    bridge_start: np.ndarray  # int64 fix indices
-    bridge_end: np.ndarray  # int64 fix indices
+    same_vessel: np.ndarray  # bool per raw pair: fix k and k+1 are one vessel's
     rejected: np.ndarray  # int64 indices of rejected fixes, ascending
     rejected_anchor: np.ndarray  # int64: the accepted fix each rejected fix was judged from
+    bridge_start: np.ndarray  # int64 fix indices
+    bridge_end: np.ndarray  # int64 fix indices
+    gap_threshold_h: float | None  # threshold the scan collected gap_pairs for
+    gap_pairs: np.ndarray  # int64 raw pairs longer in time than gap_threshold_h
+    segment_candidates: Candidates  # for the segment grid the scan was given
+    point_candidates: Candidates  # for the point grid the scan was given
 
     @property
     def size(self) -> int:
         return len(self.mmsi)
 
     def is_kept(self, idx: np.ndarray) -> np.ndarray:
-        return np.ones(len(idx), dtype=bool) if self.kept is None else self.kept[idx]
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(self.rejected) == 0:
+            return np.ones(len(idx), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.rejected, idx), len(self.rejected) - 1)
+        return self.rejected[pos] != idx
 
-    def kept_rank(self) -> np.ndarray:
-        """Each fix's ordinal among accepted fixes (consecutive accepted fixes differ by 1)."""
-        if self.kept is None:
-            return np.arange(self.size, dtype=np.int64)
-        return np.cumsum(self.kept, dtype=np.int64) - 1
+    def pair_ok(self, k: np.ndarray) -> np.ndarray:
+        """Whether raw pairs are segments: one vessel, both fixes accepted."""
+        k = np.asarray(k, dtype=np.int64)
+        return self.same_vessel[k] & self.is_kept(k) & self.is_kept(k + 1)
 
-    def vessel_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """First and one-past-last fix index of each vessel block."""
-        starts = np.flatnonzero(np.concatenate(([True], ~self.same_vessel)))
-        ends = np.append(starts[1:], self.size)
-        return starts, ends
+    def kept_rank(self, idx: np.ndarray) -> np.ndarray:
+        """Ordinal of accepted fixes among accepted fixes (consecutive ones differ by 1)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return idx - np.searchsorted(self.rejected, idx)
 
-    def segments(self, raw_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) fix indices of segments: the raw pairs where `raw_mask & segment_ok`
-        (all segments when `raw_mask` is None) followed by every bridge."""
-        ok = self.segment_ok if raw_mask is None else raw_mask & self.segment_ok
-        k = np.flatnonzero(ok)
-        return (
-            np.concatenate((k, self.bridge_start)),
-            np.concatenate((k + 1, self.bridge_end)),
-        )
+    def vessel_start(self, idx: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.mmsi, self.mmsi[idx], side="left")
+
+    def vessel_end(self, idx: np.ndarray) -> np.ndarray:
+        """One past the vessel's last fix."""
+        return np.searchsorted(self.mmsi, self.mmsi[idx], side="right")
+
+    def next_kept(self, idx: np.ndarray) -> np.ndarray:
+        """The next accepted fix of the same vessel after each fix, or -1."""
+        idx = np.asarray(idx, dtype=np.int64)
+        nxt = idx + 1
+        if len(self.rejected):
+            first, last = self._rejected_runs()
+            run = np.searchsorted(first, nxt, side="right") - 1
+            inside = (run >= 0) & (last[np.maximum(run, 0)] >= nxt)
+            nxt = np.where(inside, last[np.maximum(run, 0)] + 1, nxt)
+        ok = nxt < self.vessel_end(idx)
+        return np.where(ok, nxt, -1)
+
+    def prev_kept(self, idx: np.ndarray) -> np.ndarray:
+        """The previous accepted fix of the same vessel before each fix, or -1."""
+        idx = np.asarray(idx, dtype=np.int64)
+        prv = idx - 1
+        if len(self.rejected):
+            first, last = self._rejected_runs()
+            run = np.searchsorted(first, prv, side="right") - 1
+            inside = (run >= 0) & (last[np.maximum(run, 0)] >= prv)
+            prv = np.where(inside, first[np.maximum(run, 0)] - 1, prv)
+        ok = prv >= self.vessel_start(idx)
+        return np.where(ok, prv, -1)
+
+    def _rejected_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        r = self.rejected
+        starts = np.concatenate(([True], np.diff(r) != 1))
+        ends = np.append(starts[1:], True)
+        return r[starts], r[ends]
+
+    def segments_from_pairs(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) fixes of the raw pairs that are segments."""
+        k = np.asarray(k, dtype=np.int64)
+        k = k[self.pair_ok(k)]
+        return k, k + 1
+
+    def pair_candidates(self, index: CellIndex) -> Candidates:
+        """Segment candidates for a grid: from the scan, or from a pass of its own."""
+        if self.segment_candidates.index is index:
+            return self.segment_candidates
+        return _scan(self.mmsi, self.ts_us, self.lat, self.lon, segment_index=index)[
+            "segment_candidates"
+        ]
+
+    def fix_candidates(self, index: CellIndex) -> Candidates:
+        """Point candidates for a grid: from the scan, or from a pass of its own."""
+        if self.point_candidates.index is index:
+            return self.point_candidates
+        return _scan(self.mmsi, self.ts_us, self.lat, self.lon, point_index=index)[
+            "point_candidates"
+        ]
+
+    def long_gap_pairs(self, gap_threshold_h: float) -> np.ndarray:
+        """Raw pairs further apart in time than the threshold (same vessel)."""
+        if self.gap_threshold_h == gap_threshold_h:
+            return self.gap_pairs
+        return _scan(
+            self.mmsi, self.ts_us, self.lat, self.lon, gap_threshold_us=gap_threshold_h * US_PER_H
+        )["gap_pairs"]
 
     def flagged_frame(self) -> pd.DataFrame:
         """The rejected fixes with the accepted fix they were judged from (their evidence)."""
@@ -124,13 +287,17 @@ def to_timestamps(us: np.ndarray) -> pd.DatetimeIndex:
     )
 
 
-def timestamps_us(values: pd.Series | pd.Index, what: str = "ts") -> np.ndarray:
-    """tz-aware timestamps as int64 microseconds since the epoch (UTC)."""
-    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+def timestamps_us(values: pd.Series, what: str = "ts") -> np.ndarray:
+    """tz-aware timestamps as int64 microseconds since the epoch (UTC), without a copy when
+    they are already microseconds."""
+    dtype = values.dtype
+    if not isinstance(dtype, pd.DatetimeTZDtype):
         raise DetectionError(
             f"column {what!r} must hold tz-aware UTC timestamps, not {values.dtype}"
         )
-    return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("us").asi8
+    if dtype.unit == "us":
+        return values.array.asi8  # the instant is the same in every time zone
+    return pd.DatetimeIndex(values).as_unit("us").asi8
 
 
 def wrap_lon_delta(dlon: np.ndarray) -> np.ndarray:
@@ -150,31 +317,28 @@ def _float_column(frame: pd.DataFrame, name: str) -> np.ndarray:
         raise DetectionError(f"column {name!r} is not numeric: {exc}") from exc
 
 
-def _check_range(values: np.ndarray, name: str, lo: float, hi: float) -> None:
-    if len(values) and not (values.min() >= lo and values.max() <= hi):
-        bad = np.flatnonzero(~((values >= lo) & (values <= hi)))[0]
-        raise DetectionError(
-            f"row {bad}: {name} = {values[bad]} is missing or outside [{lo}, {hi}]"
-        )
-
-
 def build_track(
     positions: pd.DataFrame,
     *,
     max_speed_kn: float = 50.0,
     jump_tolerance_nm: float = 0.1,
+    gap_threshold_h: float | None = None,
+    segment_index: CellIndex | None = None,
+    point_index: CellIndex | None = None,
 ) -> Track:
-    """Validate a positions frame and reject its speed outliers.
+    """Validate a positions frame, reject its speed outliers, collect detector candidates.
 
     positions: columns mmsi, ts (tz-aware UTC), lat, lon (degrees), optionally sog (knots);
       sorted by (mmsi, ts) with at most one fix per vessel and instant.
     max_speed_kn: a fix further from the previous accepted fix than this speed allows (plus
       `jump_tolerance_nm`, which absorbs GPS jitter between fixes seconds apart) is rejected.
+    gap_threshold_h, segment_index, point_index: what to collect candidates for in the same
+      pass (the AIS gap threshold, the gate grid, the port grid); detectors work without them
+      at the cost of a pass of their own.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in positions.columns]
     if missing:
         raise DetectionError(f"positions frame lacks column(s) {', '.join(missing)}")
-    n = len(positions)
     try:
         mmsi = positions["mmsi"].to_numpy(dtype="int64")
     except (TypeError, ValueError) as exc:
@@ -183,52 +347,244 @@ def build_track(
     lat = _float_column(positions, "lat")
     lon = _float_column(positions, "lon")
     sog = _float_column(positions, "sog")
-    _check_range(lat, "lat", -90.0, 90.0)
-    _check_range(lon, "lon", -180.0, 180.0)
-
-    if n:
-        d_mmsi = mmsi[1:] - mmsi[:-1]
-        d_ts = ts_us[1:] - ts_us[:-1]
-        same = d_mmsi == 0
-        bad = (d_mmsi < 0) | (same & (d_ts <= 0))
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0]) + 1
-            raise DetectionError(
-                f"row {k}: positions must be sorted by (mmsi, ts) with one fix per vessel and "
-                f"instant; (mmsi {mmsi[k]}, ts {to_timestamps(ts_us[k : k + 1])[0]}) follows "
-                f"(mmsi {mmsi[k - 1]}, ts {to_timestamps(ts_us[k - 1 : k])[0]})"
-            )
-        dt_s = d_ts * (1.0 / US_PER_S)
-        dlat = lat[1:] - lat[:-1]
-        dlon = wrap_lon_delta(lon[1:] - lon[:-1])
-    else:
-        same = np.zeros(0, dtype=bool)
-        dt_s = dlat = dlon = np.zeros(0)
-
-    rejected, anchors = _speed_outliers(
-        mmsi, ts_us, lat, lon, same, dt_s, dlat, dlon, max_speed_kn, jump_tolerance_nm
+    scan = _scan(
+        mmsi,
+        ts_us,
+        lat,
+        lon,
+        speed=(max_speed_kn, jump_tolerance_nm),
+        gap_threshold_us=None if gap_threshold_h is None else gap_threshold_h * US_PER_H,
+        segment_index=segment_index,
+        point_index=point_index,
     )
-    empty = np.zeros(0, dtype=np.int64)
-    if len(rejected) == 0:
-        return Track(
-            mmsi, ts_us, lat, lon, sog, None, same, same, dt_s, dlat, dlon,
-            empty, empty, empty, empty,
-        )  # fmt: skip
-    kept = np.ones(n, dtype=bool)
-    kept[rejected] = False
-    segment_ok = same & kept[1:] & kept[:-1]
-    # A bridge ends at each accepted fix whose raw predecessor was rejected; it starts at the
-    # last accepted fix before that (the anchor of the rejected run), if it is the same vessel's.
-    after = rejected + 1
-    after = after[after < n]
-    after = np.unique(after[kept[after]])
-    last_kept = np.maximum.accumulate(np.where(kept, np.arange(n), -1))
-    start = last_kept[after - 1]
-    has = (start >= 0) & (mmsi[np.maximum(start, 0)] == mmsi[after])
+    rejected, anchors = _speed_outliers(
+        mmsi, ts_us, lat, lon, scan["speed_pairs"], max_speed_kn, jump_tolerance_nm
+    )
+    bridge_start, bridge_end = _bridges(mmsi, rejected)
     return Track(
-        mmsi, ts_us, lat, lon, sog, kept, same, segment_ok, dt_s, dlat, dlon,
-        start[has].astype(np.int64), after[has].astype(np.int64), rejected, anchors,
-    )  # fmt: skip
+        mmsi=mmsi,
+        ts_us=ts_us,
+        lat=lat,
+        lon=lon,
+        sog=sog,
+        same_vessel=scan["same"],
+        rejected=rejected,
+        rejected_anchor=anchors,
+        bridge_start=bridge_start,
+        bridge_end=bridge_end,
+        gap_threshold_h=gap_threshold_h,
+        gap_pairs=scan["gap_pairs"],
+        segment_candidates=scan["segment_candidates"],
+        point_candidates=scan["point_candidates"],
+    )
+
+
+def _bridges(mmsi: np.ndarray, rejected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments over each run of rejected fixes: from the fix before it to the fix after it,
+    where both exist and belong to the run's vessel (runs are maximal, so both are accepted)."""
+    if len(rejected) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    first = rejected[np.concatenate(([True], np.diff(rejected) != 1))]
+    last = rejected[np.concatenate((np.diff(rejected) != 1, [True]))]
+    start, end = first - 1, last + 1
+    ok = (start >= 0) & (end < len(mmsi))
+    start, end, first = start[ok], end[ok], first[ok]
+    ok = (mmsi[start] == mmsi[first]) & (mmsi[end] == mmsi[first])
+    return start[ok], end[ok]
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def _scan(
+    mmsi: np.ndarray,
+    ts_us: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    speed: tuple[float, float] | None = None,
+    gap_threshold_us: float | None = None,
+    segment_index: CellIndex | None = None,
+    point_index: CellIndex | None = None,
+    threads: int | None = None,
+) -> dict:
+    """One blocked pass over the positions: validation and every candidate list asked for.
+
+    The pairs are split into contiguous ranges scanned by `threads` threads (default: the
+    CPUs available); NumPy releases the GIL inside each block's array operations.
+    """
+    n = len(mmsi)
+    m = max(n - 1, 0)
+    same = np.empty(m, dtype=bool)
+    if n == 1 and not (abs(lat[0]) <= 90.0 and abs(lon[0]) <= 180.0):
+        _raise_range(lat, lon, 0, 1)
+    args = (mmsi, ts_us, lat, lon, same, speed, gap_threshold_us, segment_index, point_index)
+    workers = min(threads or len(os.sched_getaffinity(0)), max(1, m // (4 * BLOCK)))
+    if workers <= 1:
+        results = [_scan_range(0, m, *args)]
+    else:
+        bounds = np.linspace(0, m // BLOCK, workers + 1).astype(np.int64) * BLOCK
+        bounds[-1] = m
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(_scan_range, int(a), int(b), *args)
+                for a, b in itertools.pairwise(bounds)
+            ]
+            results = [f.result() for f in futures]  # in order: the first error wins
+    found = {key: [part for r in results for part in r[key]] for key in results[0]}
+    if point_index is not None and n:
+        # the last fix starts no pair
+        s = point_index.slot[point_index.cells(lon[-1:], lat[-1:])]
+        if s[0] >= 0:
+            found["point"].append(np.array([n - 1]))
+            found["pslot"].append(s.astype(np.int32))
+
+    def cat(key: str, dtype: type = np.int64) -> np.ndarray:
+        return np.concatenate(found[key]).astype(dtype) if found[key] else np.zeros(0, dtype)
+
+    return {
+        "same": same,
+        "speed_pairs": cat("speed"),
+        "gap_pairs": cat("gap"),
+        "segment_candidates": Candidates(
+            index=segment_index,
+            cell_pairs=cat("cell"),
+            cell_slots=cat("slot", np.int32),
+            long_pairs=cat("long"),
+        ),
+        "point_candidates": Candidates(
+            index=point_index, point_fixes=cat("point"), point_slots=cat("pslot", np.int32)
+        ),
+    }
+
+
+def _scan_range(
+    start: int,
+    stop: int,
+    mmsi: np.ndarray,
+    ts_us: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    same: np.ndarray,
+    speed: tuple[float, float] | None,
+    gap_threshold_us: float | None,
+    segment_index: CellIndex | None,
+    point_index: CellIndex | None,
+) -> dict[str, list[np.ndarray]]:
+    """The scan over raw pairs [start, stop), block by block, with buffers of its own."""
+    found: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("speed", "gap", "cell", "slot", "long", "point", "pslot")
+    }
+    b = min(BLOCK, max(stop - start, 1))
+    f1, f2, step = np.empty(b), np.empty(b), np.empty(b)
+    dt = np.empty(b, dtype=np.int64)
+    t1, t2 = np.empty(b, dtype=bool), np.empty(b, dtype=bool)
+    cell, slots = np.empty(b, dtype=np.int32), np.empty(b, dtype=np.int32)
+    work = (np.empty(b), np.empty(b, dtype=np.int32))
+    if speed is not None:
+        # in degrees (of the |dlat| + |dlon| bound) per microsecond
+        speed_deg_per_us = speed[0] / NM_PER_DEG_LAT / US_PER_H
+        tol_deg = speed[1] / NM_PER_DEG_LAT
+    shared_cells = (
+        segment_index is not None
+        and point_index is not None
+        and segment_index.cell_deg == point_index.cell_deg
+    )
+    for lo in range(start, stop, BLOCK):
+        hi = min(stop, lo + BLOCK)
+        k = hi - lo
+        s, tb, tc = same[lo:hi], t1[:k], t2[:k]
+        m0, m1 = mmsi[lo:hi], mmsi[lo + 1 : hi + 1]
+        np.equal(m1, m0, out=s)
+        np.less(m1, m0, out=tb)
+        d = dt[:k]
+        np.subtract(ts_us[lo + 1 : hi + 1], ts_us[lo:hi], out=d)
+        np.less_equal(d, 0, out=tc)
+        tc &= s
+        if tb.any() or tc.any():
+            _raise_unsorted(mmsi, ts_us, lo + int(np.flatnonzero(tb | tc)[0]) + 1)
+        la, lg = lat[lo : hi + 1], lon[lo : hi + 1]
+        if not (
+            la.min() >= -90.0 and la.max() <= 90.0 and lg.min() >= -180.0 and lg.max() <= 180.0
+        ):
+            _raise_range(lat, lon, lo, hi + 1)
+        a, c, st = f1[:k], f2[:k], step[:k]
+        np.subtract(la[1:], la[:-1], out=a)
+        np.abs(a, out=a)
+        np.subtract(lg[1:], lg[:-1], out=c)
+        np.abs(c, out=c)
+        if c.max() >= 180.0:  # across the antimeridian: the short way round
+            far = np.flatnonzero(c >= 180.0)
+            c[far] = 360.0 - c[far]
+        np.add(a, c, out=st)  # |dlat| + |dlon|, degrees
+        if speed is not None:
+            # the great-circle distance never exceeds 60 nm per degree of |dlat| + |dlon|, so
+            # only pairs beyond the speed limit by that bound can be too fast
+            np.multiply(d, speed_deg_per_us, out=a)
+            a += tol_deg
+            np.greater(st, a, out=tb)
+            tb &= s
+            _collect(found["speed"], tb, lo)
+        if gap_threshold_us is not None:
+            np.greater(d, gap_threshold_us, out=tb)
+            tb &= s
+            _collect(found["gap"], tb, lo)
+        if segment_index is not None or point_index is not None:
+            first = segment_index if segment_index is not None else point_index
+            cl = first.cells(lg[:-1], la[:-1], cell[:k], (work[0][:k], work[1][:k]))
+        if segment_index is not None:
+            sl = slots[:k]
+            np.take(segment_index.slot, cl, out=sl)
+            np.greater(st, segment_index.cell_deg, out=tb)
+            tb &= s
+            _collect(found["long"], tb, lo)
+            # short pairs starting in a hot cell stay within its 3 x 3 block, which the
+            # index lists every nearby edge for
+            np.greater_equal(sl, 0, out=tc)
+            tc &= s
+            np.greater(tc, tb, out=tc)  # and not long
+            hits = np.flatnonzero(tc)
+            found["cell"].append(hits + lo)
+            found["slot"].append(sl[hits])
+        if point_index is not None:
+            pc = cl if shared_cells else point_index.cells(
+                lg[:-1], la[:-1], cell[:k], (work[0][:k], work[1][:k])
+            )  # fmt: skip
+            sl = slots[:k]
+            np.take(point_index.slot, pc, out=sl)
+            np.greater_equal(sl, 0, out=tb)
+            hits = np.flatnonzero(tb)
+            found["point"].append(hits + lo)
+            found["pslot"].append(sl[hits])
+    return found
+
+
+def _collect(into: list[np.ndarray], mask: np.ndarray, offset: int) -> None:
+    if mask.any():
+        into.append(np.flatnonzero(mask) + offset)
+
+
+def _raise_unsorted(mmsi: np.ndarray, ts_us: np.ndarray, k: int) -> None:
+    raise DetectionError(
+        f"row {k}: positions must be sorted by (mmsi, ts) with one fix per vessel and instant; "
+        f"(mmsi {mmsi[k]}, ts {to_timestamps(ts_us[k : k + 1])[0]}) follows "
+        f"(mmsi {mmsi[k - 1]}, ts {to_timestamps(ts_us[k - 1 : k])[0]})"
+    )
+
+
+def _raise_range(lat: np.ndarray, lon: np.ndarray, lo: int, hi: int) -> None:
+    for name, values, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        block = values[lo:hi]
+        bad = np.flatnonzero(~(np.abs(block) <= limit))
+        if len(bad):
+            row = lo + int(bad[0])
+            raise DetectionError(
+                f"row {row}: {name} = {values[row]} is missing or outside [-{limit}, {limit}]"
+            )
+
+
+# --------------------------------------------------------------------------- speed outliers
 
 
 def _too_fast(
@@ -276,15 +632,13 @@ def _speed_outliers(
     ts_us: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
-    same: np.ndarray,
-    dt_s: np.ndarray,
-    dlat: np.ndarray,
-    dlon: np.ndarray,
+    cand: np.ndarray,
     max_speed_kn: float,
     tol_nm: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the fixes the sequential speed rule rejects, and each one's anchor fix.
 
+    cand: raw pairs (k, k+1) that may be too fast (the scan's cheap bound).
     A violation v (fix v too far from its raw predecessor) with anchor a = v-1 rejects fixes
     v, v+1, ... up to the first fix e(v) within reach of a. Which violations take effect is
     itself sequential: the first of each vessel does; after it, the next one that does is the
@@ -292,34 +646,21 @@ def _speed_outliers(
     fix). That chain is followed for all vessels at once by pointer doubling.
     """
     empty = np.zeros(0, dtype=np.int64)
-    n = len(mmsi)
-    if n < 2:
-        return empty, empty
-    # Cheap bound first: the great-circle distance never exceeds 60 nm per degree of latitude
-    # plus 60 nm per degree of longitude, so only pairs over the limit by that bound need the
-    # exact haversine.
-    bound = np.abs(dlat)
-    bound += np.abs(dlon)
-    bound *= NM_PER_DEG_LAT
-    allowed = dt_s * (max_speed_kn / 3600.0)
-    allowed += tol_nm
-    cand = np.flatnonzero((bound > allowed) & same)
     if len(cand) == 0:
         return empty, empty
-    dist = haversine_nm(lat[cand], lon[cand], lat[cand + 1], lon[cand + 1])
-    viol = cand[dist > allowed[cand]] + 1
-    if len(viol) == 0:
-        return empty, empty
-
-    starts = np.flatnonzero(np.concatenate(([True], ~same)))
-    vessel_end = np.append(starts[1:], n)[np.searchsorted(starts, viol, side="right") - 1]
 
     def too_fast(a: np.ndarray, j: np.ndarray) -> np.ndarray:
         d = haversine_nm(lat[a], lon[a], lat[j], lon[j])
         return _too_fast(d, (ts_us[j] - ts_us[a]) / US_PER_S, max_speed_kn, tol_nm)
 
+    viol = cand[too_fast(cand, cand + 1)] + 1
+    if len(viol) == 0:
+        return empty, empty
+    vessel_end = np.searchsorted(mmsi, mmsi[viol], side="right")
+    vessel_start = np.searchsorted(mmsi, mmsi[viol], side="left")
+
     # A lone spike on a vessel's first fix: fixes 1 and 2 agree and fix 0 agrees with neither.
-    at_second = np.flatnonzero(np.isin(viol - 1, starts) & (viol + 1 < vessel_end))
+    at_second = np.flatnonzero((viol - 1 == vessel_start) & (viol + 1 < vessel_end))
     v2 = viol[at_second]
     spike = ~too_fast(v2, v2 + 1) & too_fast(v2 - 1, v2 + 1)
     spike_fix = v2[spike] - 1
@@ -340,9 +681,7 @@ def _speed_outliers(
     )
     jump = np.append(nxt, sentinel)
     on_chain = np.zeros(len(viol) + 1, dtype=bool)
-    first_of_vessel = np.ones(len(viol), dtype=bool)
-    first_of_vessel[1:] = vessel_end[1:] != vessel_end[:-1]
-    on_chain[:-1] = first_of_vessel
+    on_chain[:-1] = np.concatenate(([True], vessel_end[1:] != vessel_end[:-1]))
     # after round k, on_chain holds the first 2**k links of every vessel's chain
     while True:
         on_chain[jump[on_chain]] = True
