@@ -29,9 +29,7 @@ def _routes(chokepoints: pd.DataFrame, gates: pd.DataFrame) -> list[np.ndarray]:
             coords[:, 0] = coords[0, 0] + np.concatenate(
                 ([0.0], np.cumsum((np.diff(coords[:, 0]) + 180.0) % 360.0 - 180.0))
             )
-            mid = np.asarray(
-                shapely.LineString(coords).interpolate(0.5, normalized=True).coords[0]
-            )
+            mid = np.asarray(shapely.LineString(coords).interpolate(0.5, normalized=True).coords[0])
             d = coords[-1] - coords[0]
             d = d / np.hypot(*d)
             normals.append(np.array([-d[1], d[0]]))  # points left: side A
