@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from shapely import LineString
 from pipeline import db
 from pipeline.geo.crossings import GateSet
 from pipeline.geo.port_calls import PortSet
+
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 
 T0 = pd.Timestamp("2024-03-05T00:00:00Z")
 
