@@ -5,7 +5,9 @@
 --   chokepoint_crossings  whose confirmed_at  is in the window (the fix completing the evidence)
 --   port_calls            whose arrived_at    is in the window (and updates calls still open)
 --   flagged_positions     whose ts            is in the window
--- and replaces exactly those rows on every run.
+-- and replaces exactly those rows on every run. The columns beyond the design's contract
+-- (gate, entered_at, confirmed_at; last_seen_at, slow_h, min_distance_nm) are always filled by
+-- detect and nullable for rows written by other means.
 
 CREATE TABLE straitwatch.ais_gaps (
     gap_id            text PRIMARY KEY,
@@ -39,9 +41,9 @@ CREATE TABLE straitwatch.chokepoint_crossings (
     next_lat       double precision NOT NULL,
     next_lon       double precision NOT NULL,
     gap_id         text,               -- the ais_gaps row of the gap crossed (inferred rows)
-    gate           text        NOT NULL,  -- the gate whose crossing timed the passage
-    entered_at     timestamptz NOT NULL,  -- crossing of the first gate of the passage
-    confirmed_at   timestamptz NOT NULL,  -- fix that completed the evidence (window owner)
+    gate           text,               -- the gate whose crossing timed the passage
+    entered_at     timestamptz,        -- crossing of the first gate of the passage
+    confirmed_at   timestamptz,        -- fix that completed the evidence (window owner)
     CHECK (prev_ts <= crossed_at AND crossed_at <= next_ts),
     CHECK (entered_at <= crossed_at AND crossed_at <= confirmed_at)
 );
@@ -56,9 +58,9 @@ CREATE TABLE straitwatch.port_calls (
     arrived_at       timestamptz NOT NULL,   -- first fix within the port radius
     departed_at      timestamptz,            -- last fix inside; NULL while the vessel is still there
     ended_by_gap     boolean     NOT NULL DEFAULT false,  -- left unseen, during an AIS gap
-    last_seen_at     timestamptz NOT NULL,   -- last fix inside known so far
-    slow_h           double precision NOT NULL,  -- hours spent slower than the SOG threshold
-    min_distance_nm  double precision NOT NULL,  -- closest fix to the port's reference point
+    last_seen_at     timestamptz,            -- last fix inside known so far
+    slow_h           double precision,       -- hours spent slower than the SOG threshold
+    min_distance_nm  double precision,       -- closest fix to the port's reference point
     CHECK (departed_at IS NULL OR departed_at >= arrived_at),
     CHECK (last_seen_at >= arrived_at)
 );
