@@ -38,7 +38,7 @@ from pipeline import db
 from pipeline.errors import StraitwatchError
 from pipeline.geo.crossings import CROSSING_COLUMNS, GateSet, detect_crossings
 from pipeline.geo.gaps import GAP_COLUMNS, detect_gaps
-from pipeline.geo.port_calls import PORT_CALL_COLUMNS, PortSet, detect_port_calls, port_visits
+from pipeline.geo.port_calls import PORT_CALL_COLUMNS, PortSet, calls_from_visits, port_visits
 from pipeline.geo.tracks import build_track
 
 FLAGGED_COLUMNS = [
@@ -147,13 +147,7 @@ def detect_events(
     visits = port_visits(
         track, ports, gap_threshold_h=config.gap_threshold_h, max_sog_kn=config.call_max_sog_kn
     )
-    calls = detect_port_calls(
-        track,
-        ports,
-        gap_threshold_h=config.gap_threshold_h,
-        max_sog_kn=config.call_max_sog_kn,
-        min_slow_h=config.call_min_slow_h,
-    )
+    calls = calls_from_visits(visits, min_slow_h=config.call_min_slow_h)
     wanted = np.union1d(unknown, visits.loc[visits["track_start"], "mmsi"].to_numpy(np.int64))
     open_visits = visits.loc[visits["still_there"], ["mmsi", "arrived_at", "track_start"]]
     return DetectedEvents(

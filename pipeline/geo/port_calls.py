@@ -130,6 +130,11 @@ def detect_port_calls(
       on segments slower than max_sog_kn.
     """
     visits = port_visits(track, ports, gap_threshold_h=gap_threshold_h, max_sog_kn=max_sog_kn)
+    return calls_from_visits(visits, min_slow_h=min_slow_h)
+
+
+def calls_from_visits(visits: pd.DataFrame, *, min_slow_h: float = 2.0) -> pd.DataFrame:
+    """The visits that are calls (at least min_slow_h hours slow), overlaps resolved."""
     calls = visits[visits["slow_h"] >= min_slow_h - 1e-9].drop(columns="still_there")
     return _drop_overlaps(calls)
 
