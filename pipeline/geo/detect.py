@@ -398,18 +398,24 @@ def _upsert(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
 def _resolve_window(
     conn: psycopg.Connection, start: datetime | None, end: datetime | None
 ) -> tuple[datetime | None, datetime | None]:
+    """The window to detect: missing bounds from the positions loaded. An open bound beyond the
+    data gives an empty window at the given bound, not an error."""
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
             raise StraitwatchError(f"detect window {name} must be timezone-aware: {value}")
-    if start is None or end is None:
-        first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
-        if first is None:
-            return start, end
-        start = start if start is not None else first
-        end = end if end is not None else last + timedelta(microseconds=1)
-    if start >= end:
-        raise StraitwatchError(f"detect window start {start} is not before its end {end}")
-    return start, end
+    if start is not None and end is not None:
+        if start >= end:
+            raise StraitwatchError(f"detect window start {start} is not before its end {end}")
+        return start, end
+    first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
+    if first is None:
+        return start, end
+    lo = start if start is not None else first
+    hi = end if end is not None else last + timedelta(microseconds=1)
+    if lo >= hi:
+        given = start if start is not None else end
+        return given, given
+    return lo, hi
 
 
 def _chunks(counts: pd.DataFrame, factor: float, chunk_positions: int) -> list[np.ndarray]:
@@ -451,7 +457,9 @@ def detect_window(
     if start is None:
         return DetectResult(None, None, gates=len(gates), ports=len(ports))
     start_us, end_us = _us(start), _us(end)
-    base_since = start_us - int(config.lookback_h * 3_600_000_000)
+    # a passage is compared with those in the min_passage_interval_h before it
+    lookback_h = max(config.lookback_h, config.min_passage_interval_h)
+    base_since = start_us - int(lookback_h * 3_600_000_000)
     deep_since = start_us - int(config.max_passage_h * 3_600_000_000)
     totals = dict.fromkeys(
         (
@@ -492,7 +500,7 @@ def detect_window(
             )
         _prepare_staging(conn)
         window_h = (end_us - start_us) / 3_600_000_000
-        factor = 1.0 + config.lookback_h / max(window_h, 1.0)
+        factor = 1.0 + lookback_h / max(window_h, 1.0)
         chunks = _chunks(counts, factor, config.chunk_positions)
         for mmsi in chunks:
             since = np.full(len(mmsi), base_since, dtype=np.int64)

@@ -262,6 +262,35 @@ def test_cli_detect(loaded: psycopg.Connection, db_url: str, capsys) -> None:
     assert "not an ISO 8601 date" in capsys.readouterr().err
 
 
+def test_open_window_beyond_the_data_is_empty(loaded: psycopg.Connection) -> None:
+    detect_window(loaded)
+    before = snapshot(loaded)
+    result = detect_window(loaded, start=T0 + 30 * DAY)
+    assert (result.start, result.end, result.positions) == (T0 + 30 * DAY, T0 + 30 * DAY, 0)
+    assert snapshot(loaded) == before
+
+
+def test_deduplicated_passages_day_by_day(loaded: psycopg.Connection) -> None:
+    # a vessel through Gibraltar eastbound, back westbound 30 hours later across a midnight
+    back = gibraltar_east(211000009, T0 + DAY + pd.Timedelta(hours=20))
+    back["lon"] = back["lon"].to_numpy()[::-1]
+    back["ts"] = back["ts"] + pd.Timedelta(hours=30)
+    load_positions(
+        loaded, positions(gibraltar_east(211000009, T0 + DAY + pd.Timedelta(hours=20)), back)
+    )
+    config = DetectConfig(min_passage_interval_h=48.0)
+    detect_window(loaded, T0, T0 + 7 * DAY, config)
+    whole = snapshot(loaded)
+    rows = loaded.execute(
+        "SELECT direction FROM straitwatch.chokepoint_crossings WHERE mmsi = 211000009"
+    ).fetchall()
+    assert rows == [("eastbound",)]
+    clear_events(loaded)
+    for d in range(7):
+        detect_window(loaded, T0 + d * DAY, T0 + (d + 1) * DAY, config)
+    assert snapshot(loaded) == whole
+
+
 def test_no_positions(ref_conn: psycopg.Connection) -> None:
     result = detect_window(ref_conn)
     assert result.start is None and "nothing to detect" in str(result)
