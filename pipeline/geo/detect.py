@@ -71,7 +71,6 @@ class DetectConfig:
     call_max_sog_kn: float = 1.0  # slower than this counts as stopped
     call_min_slow_h: float = 2.0  # a visit is a call after this long stopped
     lookback_h: float = 24.0
-    lookahead_h: float = 168.0  # first step when looking past the window for a departure
     chunk_positions: int = 2_000_000
 
     def __post_init__(self) -> None:
@@ -80,7 +79,6 @@ class DetectConfig:
             "max_speed_kn": self.max_speed_kn,
             "single_gate_band_nm": self.single_gate_band_nm,
             "max_passage_h": self.max_passage_h,
-            "lookahead_h": self.lookahead_h,
             "call_max_sog_kn": self.call_max_sog_kn,
             "chunk_positions": self.chunk_positions,
         }
@@ -112,9 +110,9 @@ class DetectedEvents:
     flagged: pd.DataFrame
     # vessels whose passages or port visits may have begun before their first fix
     history_wanted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    # visits (calls or not yet) under way at the end of the track: mmsi, arrived_at, track_start
+    # visits (calls or not yet) under way at the end of the track: port_call_id, mmsi, arrived_at
     open_visits: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["mmsi", "arrived_at", "track_start"])
+        default_factory=lambda: pd.DataFrame(columns=["port_call_id", "mmsi", "arrived_at"])
     )
 
 
@@ -123,8 +121,12 @@ def detect_events(
     gates: GateSet,
     ports: PortSet,
     config: DetectConfig = DetectConfig(),
+    carried_calls: pd.DataFrame | None = None,
 ) -> DetectedEvents:
-    """Gaps, passages, port calls and rejected fixes of a positions frame sorted by (mmsi, ts)."""
+    """Gaps, passages, port calls and rejected fixes of a positions frame sorted by (mmsi, ts).
+
+    carried_calls: port calls under way from an earlier run (see `port_calls.port_visits`).
+    """
     track = build_track(
         positions,
         max_speed_kn=config.max_speed_kn,
@@ -145,11 +147,15 @@ def detect_events(
         min_passage_interval_h=config.min_passage_interval_h,
     )
     visits = port_visits(
-        track, ports, gap_threshold_h=config.gap_threshold_h, max_sog_kn=config.call_max_sog_kn
+        track,
+        ports,
+        gap_threshold_h=config.gap_threshold_h,
+        max_sog_kn=config.call_max_sog_kn,
+        carried=carried_calls,
     )
     calls = calls_from_visits(visits, min_slow_h=config.call_min_slow_h)
     wanted = np.union1d(unknown, visits.loc[visits["track_start"], "mmsi"].to_numpy(np.int64))
-    open_visits = visits.loc[visits["still_there"], ["mmsi", "arrived_at", "track_start"]]
+    open_visits = visits.loc[visits["still_there"], ["port_call_id", "mmsi", "arrived_at"]]
     return DetectedEvents(
         gaps, crossings, calls, track.flagged_frame(), wanted, open_visits.reset_index(drop=True)
     )
@@ -319,20 +325,6 @@ def _read_context(conn: psycopg.Connection, mmsi: np.ndarray, since: list[dateti
     return np.concatenate(found) if found else np.zeros(0, dtype=_RECORD)
 
 
-def _with_positions_after(
-    conn: psycopg.Connection, mmsi: np.ndarray, after: datetime
-) -> np.ndarray:
-    """Those of the vessels that have a position at or after `after`."""
-    if len(mmsi) == 0:
-        return mmsi
-    rows = conn.execute(
-        "SELECT v.mmsi FROM unnest(%s::integer[]) AS v(mmsi) WHERE EXISTS ("
-        "SELECT 1 FROM straitwatch.positions p WHERE p.mmsi = v.mmsi AND p.ts >= %s)",
-        (np.asarray(mmsi).tolist(), after),
-    ).fetchall()
-    return np.array(sorted(r[0] for r in rows), dtype=np.int64)
-
-
 def _positions_frame(records: np.ndarray) -> pd.DataFrame:
     """A positions frame sorted by (mmsi, ts) from fetched records (the columns detection
     uses: mmsi, ts, lat, lon, sog)."""
@@ -481,18 +473,34 @@ def detect_window(
             "WHERE ts >= %s AND ts < %s GROUP BY mmsi ORDER BY mmsi",
             (start, end),
         )
+        # calls under way at the window's start: continued from their last fix seen inside
+        # (rows without that state, written by other means, from their arrival)
         continuing = db.read_frame(
             conn,
-            "SELECT port_call_id, mmsi, arrived_at FROM straitwatch.port_calls "
+            "SELECT port_call_id, mmsi, port_id, arrived_at, last_seen_at, slow_h, "
+            "min_distance_nm FROM straitwatch.port_calls "
             "WHERE arrived_at < %s AND (departed_at IS NULL OR departed_at >= %s)",
             (start, start),
         )
-        cont_since = (
-            continuing.groupby("mmsi")["arrived_at"].min().map(_us)
-            if len(continuing)
-            else pd.Series(dtype="int64")
-        )
+        if len(continuing):
+            resume = continuing["last_seen_at"].where(
+                continuing["last_seen_at"].notna() & continuing["slow_h"].notna(),
+                continuing["arrived_at"],
+            )
+            cont_since = resume.groupby(continuing["mmsi"]).min().map(_us)
+            carried_calls = continuing[continuing["slow_h"].notna()]
+        else:
+            cont_since = pd.Series(dtype="int64")
+            carried_calls = None
         cont_ids = set(continuing["port_call_id"]) if len(continuing) else set()
+        # calls known (from later windows) to go on past this window's end: a rerun of this
+        # window cannot see that far and must not cut them short
+        beyond = db.read_frame(
+            conn,
+            f"SELECT {', '.join(PORT_CALL_COLUMNS)} FROM straitwatch.port_calls "
+            "WHERE arrived_at < %s AND last_seen_at >= %s",
+            (end, end),
+        )
         for table, column in _OWNER_COLUMN.items():
             conn.execute(
                 f"DELETE FROM straitwatch.{table} WHERE {column} >= %s AND {column} < %s",
@@ -508,7 +516,7 @@ def detect_window(
             since = np.where(np.isnan(carried), since, np.minimum(since, carried)).astype(np.int64)
             frame, earlier = _read_positions(conn, mmsi, since, end)
             totals["positions_read"] += len(frame)
-            events = detect_events(frame, gates, ports, config)
+            events = detect_events(frame, gates, ports, config, carried_calls)
             # passages or visits under way when the track starts: look further back
             deeper = np.intersect1d(events.history_wanted, earlier)
             deeper = deeper[since[np.searchsorted(mmsi, deeper)] > deep_since]
@@ -516,25 +524,11 @@ def detect_window(
                 at = np.searchsorted(mmsi, deeper)
                 since[at] = np.minimum(since[at], deep_since)
                 events, earlier, n_read = _redo(
-                    conn, events, earlier, deeper, since[at], end, gates, ports, config
-                )
+                    conn, events, earlier, deeper, since[at], end, gates, ports, config,
+                    carried_calls,
+                )  # fmt: skip
                 totals["positions_read"] += n_read
-            # calls of this window still open at its end: look ahead for their departure
-            ahead = timedelta(hours=config.lookahead_h)
-            open_ = _open_calls(events, end, earlier)
-            while len(open_):
-                at = np.searchsorted(mmsi, open_)
-                events, earlier, n_read = _redo(
-                    conn, events, earlier, open_, since[at], end + ahead, gates, ports, config
-                )
-                totals["positions_read"] += n_read
-                if n_read == 0:
-                    break
-                # keep looking for vessels still inside that have positions past the horizon
-                open_ = np.intersect1d(open_, _open_calls(events, end, earlier))
-                open_ = _with_positions_after(conn, open_, end + ahead)
-                ahead *= 4
-            written = _write_owned(conn, events, start, end, earlier, cont_ids)
+            written = _write_owned(conn, events, start, end, earlier, cont_ids, beyond)
             for key, value in written.items():
                 totals[key] += value
         totals["positions"] = int(counts["n"].sum()) if len(counts) else 0
@@ -581,10 +575,11 @@ def _redo(
     gates: GateSet,
     ports: PortSet,
     config: DetectConfig,
+    carried_calls: pd.DataFrame | None,
 ) -> tuple[DetectedEvents, np.ndarray, int]:
     """Read these vessels again over [since, end) and replace their events."""
     frame, earlier_again = _read_positions(conn, mmsi, since, end)
-    redone = detect_events(frame, gates, ports, config)
+    redone = detect_events(frame, gates, ports, config, carried_calls)
 
     def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         kept = old[~old["mmsi"].isin(mmsi)]
@@ -601,14 +596,6 @@ def _redo(
     )
     earlier = np.union1d(np.setdiff1d(earlier, mmsi), earlier_again)
     return merged, earlier, len(frame)
-
-
-def _open_calls(events: DetectedEvents, end: datetime, earlier: np.ndarray) -> np.ndarray:
-    """Vessels in a port visit at the window's end whose arrival the window knows: whether that
-    visit becomes a call, and when it ends, lies after the window."""
-    visits = events.open_visits
-    known = ~(visits["track_start"] & visits["mmsi"].isin(earlier))
-    return np.unique(visits.loc[known & (visits["arrived_at"] < end), "mmsi"].to_numpy(np.int64))
 
 
 def _in_window(times: pd.Series, start: datetime, end: datetime) -> pd.Series:
@@ -643,18 +630,27 @@ def _write_owned(
     end: datetime,
     earlier: np.ndarray,
     continuing_ids: set[str],
+    beyond: pd.DataFrame,
 ) -> dict[str, int]:
-    """Upsert the events this window owns, and the port calls it carries on."""
+    """Upsert the events this window owns, and the port calls it carries on.
+
+    A call still under way at the window's end that the table already knows past that end
+    (written by a later window) keeps the table's row: it knows more than this window can.
+    """
     gaps = events.gaps[_in_window(events.gaps["ended_at"], start, end)]
     crossings = events.crossings[_in_window(events.crossings["confirmed_at"], start, end)]
     flagged = events.flagged[_in_window(events.flagged["ts"], start, end)]
     calls = _calls_to_write(events.port_calls, start, end, earlier, continuing_ids)
+    kept = beyond[beyond["port_call_id"].isin(events.open_visits["port_call_id"])]
+    calls = calls[~calls["port_call_id"].isin(kept["port_call_id"])]
     owned = _in_window(calls["arrived_at"], start, end)
-    carried = ~owned
+    kept_owned = _in_window(kept["arrived_at"], start, end)
     return {
         "ais_gaps": _upsert(conn, "ais_gaps", gaps),
         "chokepoint_crossings": _upsert(conn, "chokepoint_crossings", crossings),
         "flagged_positions": _upsert(conn, "flagged_positions", flagged),
-        "port_calls": _upsert(conn, "port_calls", calls[owned]),
-        "port_calls_continued": _upsert(conn, "port_calls", calls[carried]),
+        "port_calls": _upsert(conn, "port_calls", calls[owned])
+        + _upsert(conn, "port_calls", kept[kept_owned]),
+        "port_calls_continued": _upsert(conn, "port_calls", calls[~owned])
+        + int((~kept_owned).sum()),
     }

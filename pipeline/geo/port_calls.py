@@ -139,15 +139,25 @@ def calls_from_visits(visits: pd.DataFrame, *, min_slow_h: float = 2.0) -> pd.Da
     return _drop_overlaps(calls)
 
 
+CARRIED_COLUMNS = ["mmsi", "port_id", "arrived_at", "last_seen_at", "slow_h", "min_distance_nm"]
+
+
 def port_visits(
     track: Track,
     ports: PortSet,
     *,
     gap_threshold_h: float = 6.0,
     max_sog_kn: float = 1.0,
+    carried: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every visit (call or not) with the call columns, `track_start`, and `still_there`
-    (the track ends during the visit)."""
+    (the track ends during the visit).
+
+    carried: calls known to be under way from an earlier run (columns CARRIED_COLUMNS). A visit
+      whose fixes include the call's `last_seen_at` fix continues that call: it keeps its arrival
+      and id, adds the slow time after that fix to the call's, and needs no positions from
+      before it.
+    """
     columns = [*PORT_CALL_COLUMNS, "track_start", "still_there"]
     if len(ports) == 0 or track.size == 0:
         return _empty(columns)
@@ -174,26 +184,33 @@ def port_visits(
     starts = np.flatnonzero(run_start)
     ends = np.append(starts[1:], len(point))
     idx = np.arange(len(point))
-    # the visit begins at the run's first fix within the entry radius (Schmitt trigger)
-    first_entry = np.minimum.reduceat(np.where(entry, idx, len(point)), starts)
-    has = first_entry < ends
-    v_first, v_end, v_run_start = first_entry[has], ends[has], starts[has]
+    # the visit begins at the run's first fix within the entry radius (Schmitt trigger), or,
+    # continuing a carried call, at the last fix that call had seen
+    anchor, carried_row = _carried_anchors(track, ports, point, port, carried)
+    begin = np.where(entry, idx, len(point))
+    begin[anchor] = -1 - anchor  # sorts first; decoded below
+    first = np.minimum.reduceat(begin, starts)
+    is_carried = first < 0
+    first = np.where(is_carried, -1 - first, first)
+    has = first < ends
+    v_first, v_end, v_run_start = first[has], ends[has], starts[has]
+    v_carried = is_carried[has]
     v_last = v_end - 1
 
-    # slow time over the segments inside each visit
+    # slow time (exact, in microseconds) over the segments inside each visit
     seg = np.flatnonzero(~run_start)  # pair (seg-1, seg) are consecutive accepted fixes
     a, b = point[seg - 1], point[seg]
-    dt_h = (track.ts_us[b] - track.ts_us[a]) / US_PER_H
+    dt_us = track.ts_us[b] - track.ts_us[a]
     sog = np.fmax(track.sog[a], track.sog[b])
     no_sog = np.isnan(sog)
     if no_sog.any():
         implied = haversine_nm(track.lat[a], track.lon[a], track.lat[b], track.lon[b])
-        sog[no_sog] = implied[no_sog] / dt_h[no_sog]
-    slow_pair = np.zeros(len(point))
-    slow_pair[seg] = np.where(sog < max_sog_kn, dt_h, 0.0)
-    cum = np.concatenate(([0.0], np.cumsum(slow_pair)))
+        sog[no_sog] = implied[no_sog] / (dt_us[no_sog] / US_PER_H)
+    slow_pair = np.zeros(len(point), dtype=np.int64)
+    slow_pair[seg] = np.where(sog < max_sog_kn, dt_us, 0)
+    cum = np.concatenate(([0], np.cumsum(slow_pair)))
     # pair j's segment ends at pair j; a visit's segments end at first+1 .. last
-    slow_h = cum[v_last + 1] - cum[v_first + 1]
+    slow_us = cum[v_last + 1] - cum[v_first + 1]
     # closest approach within each visit: reduce over [first, last] by interleaving the bounds
     bounds = np.column_stack((v_first, v_last + 1)).ravel()
     min_dist = (
@@ -207,12 +224,22 @@ def port_visits(
     gap_after = ~still_there & (
         track.ts_us[np.maximum(next_fix, 0)] - track.ts_us[last_fix] > gap_threshold_h * US_PER_H
     )
-    first_fix_of_vessel = track.prev_kept(point[v_run_start]) < 0
+    track_start = (track.prev_kept(point[v_run_start]) < 0) & ~v_carried
     mmsi_v = track.mmsi[arrive_fix]
     port_v = ports.port_id[port[v_first]]
-    arrived_us = track.ts_us[arrive_fix]
+    arrived_us = track.ts_us[arrive_fix].copy()
+    if v_carried.any():
+        # a continued call keeps its arrival and adds what it had already counted
+        row = carried_row[v_first[v_carried]]
+        arrived_us[v_carried] = _us(carried["arrived_at"].to_numpy()[row])
+        slow_us[v_carried] += np.rint(
+            carried["slow_h"].to_numpy(dtype=float)[row] * US_PER_H
+        ).astype(np.int64)
+        min_dist[v_carried] = np.fmin(
+            min_dist[v_carried], carried["min_distance_nm"].to_numpy(dtype=float)[row]
+        )
     departed = to_timestamps(track.ts_us[last_fix])
-    calls = pd.DataFrame(
+    return pd.DataFrame(
         {
             "port_call_id": stable_ids("port_call", mmsi_v, port_v, arrived_us),
             "mmsi": mmsi_v,
@@ -221,14 +248,54 @@ def port_visits(
             "departed_at": departed.where(~still_there),
             "ended_by_gap": gap_after,
             "last_seen_at": departed,
-            "slow_h": slow_h,
+            "slow_h": slow_us / US_PER_H,
             "min_distance_nm": min_dist,
-            "track_start": first_fix_of_vessel,
+            "track_start": track_start,
             "still_there": still_there,
         },
         columns=columns,
     )
-    return calls
+
+
+def _us(values: np.ndarray) -> np.ndarray:
+    return pd.DatetimeIndex(values).as_unit("us").asi8
+
+
+def _carried_anchors(
+    track: Track,
+    ports: PortSet,
+    point: np.ndarray,
+    port: np.ndarray,
+    carried: pd.DataFrame | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into point/port) of the last fix each carried call had seen, and for every
+    position the carried row it anchors (-1 elsewhere)."""
+    row_of = np.full(len(point), -1, dtype=np.int64)
+    if carried is None or carried.empty:
+        return np.zeros(0, dtype=np.int64), row_of
+    port_index = {p: i for i, p in enumerate(ports.port_id)}
+    known = carried["port_id"].map(port_index)
+    rows = np.flatnonzero(known.notna().to_numpy() & carried["last_seen_at"].notna().to_numpy())
+    keys = pd.DataFrame(
+        {
+            "mmsi": carried["mmsi"].to_numpy(dtype=np.int64)[rows],
+            "port": known.to_numpy()[rows].astype(np.int64),
+            "ts": _us(carried["last_seen_at"].to_numpy()[rows]),
+            "row": rows,
+        }
+    )
+    pairs = pd.DataFrame(
+        {
+            "mmsi": track.mmsi[point],
+            "port": port,
+            "ts": track.ts_us[point],
+            "pos": np.arange(len(point)),
+        }
+    )
+    hits = pairs.merge(keys, on=["mmsi", "port", "ts"])
+    anchor = hits["pos"].to_numpy(dtype=np.int64)
+    row_of[anchor] = hits["row"].to_numpy(dtype=np.int64)
+    return anchor, row_of
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

@@ -185,15 +185,15 @@ def test_open_call_is_closed_by_a_later_window(ref_conn: psycopg.Connection) -> 
     # the last fix within 1.5 x 3 nm on the way out: fix 19 + 120 + 3 of the track
     assert rows[0][2] == frame["ts"].iloc[19 + 120 + 3]
     assert (result.port_calls, result.port_calls_continued) == (0, 1)
-    # the same as detecting both days at once, and as rerunning the first day alone now
-    for start, end in ((T0, T0 + 2 * DAY), (T0, T0 + DAY)):
-        ref_conn.execute("TRUNCATE straitwatch.port_calls")
-        ref_conn.commit()
-        detect_window(ref_conn, start, end)
-        again = ref_conn.execute(
-            "SELECT port_call_id, arrived_at, departed_at FROM straitwatch.port_calls"
-        ).fetchall()
-        assert again == rows
+    # rerunning the first day alone keeps what the second day learnt about the call
+    detect_window(ref_conn, T0, T0 + DAY)
+    query = "SELECT port_call_id, arrived_at, departed_at FROM straitwatch.port_calls"
+    assert ref_conn.execute(query).fetchall() == rows
+    # and both days at once give the same row
+    ref_conn.execute("TRUNCATE straitwatch.port_calls")
+    ref_conn.commit()
+    detect_window(ref_conn, T0, T0 + 2 * DAY)
+    assert ref_conn.execute(query).fetchall() == rows
 
 
 def test_call_qualifying_after_the_window_end_is_kept_on_rerun(loaded) -> None:
@@ -326,3 +326,21 @@ def test_random_traffic_day_by_day(ref_conn: psycopg.Connection) -> None:
     for d in range(4):
         detect_window(ref_conn, T0 + d * DAY, T0 + (d + 1) * DAY)
     assert snapshot(ref_conn) == whole
+
+
+def test_long_stay_reads_only_since_its_last_fix(ref_conn: psycopg.Connection) -> None:
+    # ten days at anchor off Algeciras, a fix every 10 minutes
+    frame = algeciras_call(211000010, T0 + pd.Timedelta(hours=6), stay=1440)
+    load_positions(ref_conn, frame)
+    results = [detect_window(ref_conn, T0 + d * DAY, T0 + (d + 1) * DAY) for d in range(12)]
+    daily = snapshot(ref_conn)
+    assert len(daily["port_calls"]) == 1
+    # each day at anchor reads that day, its look-back and the fix before, not the stay since
+    # arrival; the day it leaves through the outer gate, from inside the strait, a week back
+    # (the longest passage) to see where it entered the strait from
+    assert max(r.positions_read for r in results[1:10]) <= 2 * 144 + 2
+    assert results[10].positions_read <= (1 + 1 + 7 + 1) * 144  # both reads counted
+    assert [r.port_calls_continued for r in results[1:10]] == [1] * 9
+    clear_events(ref_conn)
+    detect_window(ref_conn, T0, T0 + 12 * DAY)
+    assert snapshot(ref_conn) == daily

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.geo.port_calls import PortSet, detect_port_calls
+from pipeline.geo.port_calls import PortSet, calls_from_visits, detect_port_calls, port_visits
 from pipeline.geo.tracks import DetectionError, build_track
 
 from .conftest import PORTS, T0, along, track
@@ -119,3 +119,27 @@ def test_bad_ports_raise() -> None:
     with pytest.raises(DetectionError, match="lacks column"):
         PortSet.from_frame(PORTS.drop(columns="radius_nm"))
     assert len(PortSet.empty()) == 0
+
+
+def test_carried_call_continues_from_its_last_fix(ports: PortSet) -> None:
+    frame = visit(8, 60)
+    whole = calls(frame, ports).iloc[0]
+    # an earlier run saw fixes up to 30 (inside, stopped) and wrote the call as open
+    first = calls(frame.iloc[:31], ports).iloc[0]
+    assert pd.isna(first.departed_at)
+    carried = pd.DataFrame([first])[
+        ["mmsi", "port_id", "arrived_at", "last_seen_at", "slow_h", "min_distance_nm"]
+    ]
+    # this run reads from fix 25 only: without the carried state the stay would start here
+    rest = frame.iloc[25:].reset_index(drop=True)
+    assert calls(rest, ports)["track_start"].tolist() == [True]
+    track_ = build_track(rest)
+    visits = port_visits(track_, ports, carried=carried)
+    out = calls_from_visits(visits)
+    assert len(out) == 1
+    c = out.iloc[0]
+    assert (c.port_call_id, c.arrived_at, c.departed_at) == (
+        whole.port_call_id, whole.arrived_at, whole.departed_at,
+    )  # fmt: skip
+    assert c.slow_h == whole.slow_h  # exact: slow time is summed in microseconds
+    assert not c.track_start
