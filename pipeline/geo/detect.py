@@ -8,19 +8,22 @@ it arrives find every event exactly once:
   chokepoint the first fix far enough beyond the line), so a passage split across two windows
   belongs to the later one;
 - a port call by `arrived_at`. A call that arrived earlier and was still open at `start` is
-  carried on: the run recomputes it from its arrival and updates its row (same id), so a call
-  open at the end of one window and closed in a later one ends as one row with the departure;
+  carried on: the run continues it from the last fix it had seen inside (its arrival, slow time
+  and closest approach come from its row) and updates that row (same id), so a call open at the
+  end of one window and closed in a later one ends as one row with the departure. A rerun of a
+  window keeps the row of a call that a later window already followed past this window's end;
 - a flagged fix by its `ts`.
 A month run day by day therefore gives the same rows as one run over the month, when the days
 run in time order (the Airflow DAG runs them so) and no passage lasts longer than
 `max_passage_h`.
 
-Look-back. Each vessel with positions in the window is read from `start - lookback_h`, plus its
-last fix before that however old (so the segment entering the window, and a gap ending in it,
-are seen). Vessels that the core reports as being inside a chokepoint, or near a one-line gate,
-when their track begins are read again from `start - max_passage_h`; vessels with a port call
-open at `start` from that call's arrival. Vessels are processed in chunks of about
-`chunk_positions` positions so memory stays bounded, and all writes happen in one transaction.
+Look-back. Each vessel with positions in the window is read from `start - lookback_h` (at least
+`min_passage_interval_h`), plus its last fix before that however old (so the segment entering
+the window, and a gap ending in it, are seen). Vessels that the core reports as being inside a
+chokepoint, near a one-line gate or in a port visit when their track begins are read again from
+`start - max_passage_h`; vessels with a call open at `start` from that call's last fix seen
+inside. Vessels are processed in chunks of about `chunk_positions` positions so memory stays
+bounded, and all writes happen in one transaction.
 """
 
 from __future__ import annotations
