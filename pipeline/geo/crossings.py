@@ -265,14 +265,12 @@ class _GateEvents:
         return _GateEvents(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 
-def _candidate_pairs(track: Track, gates: GateSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(segment start fix, segment end fix, edge) pairs that may intersect."""
-    cand = track.pair_candidates(gates.fine)
-    ok = track.pair_ok(cand.cell_pairs)
-    seg_a, edge_a = gates.fine.expand(cand.cell_pairs[ok], cand.cell_slots[ok])
-    # longer segments and bridges: few; the coarse grid, then every edge for the longest
-    s_b = np.concatenate((track.segments_from_pairs(cand.long_pairs)[0], track.bridge_start))
-    e_b = np.concatenate((track.segments_from_pairs(cand.long_pairs)[1], track.bridge_end))
+def _long_candidates(track: Track, gates: GateSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start fix, end fix, edge) pairs for segments longer than a fine cell and for bridges:
+    few; through the coarse grid, or against every edge for the longest."""
+    long_start, long_end = track.segments_from_pairs(track.pair_candidates(gates.fine).long_pairs)
+    s_b = np.concatenate((long_start, track.bridge_start))
+    e_b = np.concatenate((long_end, track.bridge_end))
     dlat_b = track.lat[e_b] - track.lat[s_b]
     dlon_b = wrap_lon_delta(track.lon[e_b] - track.lon[s_b])
     step_b = np.abs(dlat_b) + np.abs(dlon_b)
@@ -284,14 +282,32 @@ def _candidate_pairs(track: Track, gates: GateSet) -> tuple[np.ndarray, np.ndarr
     pos_l = np.repeat(longest, len(gates.ax))
     edge_l = np.tile(np.arange(len(gates.ax)), len(longest))
     pos = np.concatenate((pos_m, pos_l))
-    return (
-        np.concatenate((seg_a, s_b[pos])),
-        np.concatenate((seg_a + 1, e_b[pos])),
-        np.concatenate((edge_a, edge_m, edge_l)).astype(np.int64),
-    )
+    return s_b[pos], e_b[pos], np.concatenate((edge_m, edge_l)).astype(np.int64)
 
 
-_EXACT_BLOCK = 1 << 14  # candidate pairs per block of the exact test (temporaries stay cached)
+def _crossing_pairs(track: Track, gates: GateSet) -> tuple[np.ndarray, ...]:
+    """(start fix, end fix, edge, t, sign) of every candidate pair that crosses.
+
+    The bulk (short segments starting in a cell near a gate) is filtered, expanded to edges and
+    tested block by block, so that the temporaries stay small and cached.
+    """
+    cand = track.pair_candidates(gates.fine)
+    parts = []
+    for lo in range(0, len(cand.cell_pairs), _EXACT_BLOCK):
+        k = cand.cell_pairs[lo : lo + _EXACT_BLOCK]
+        slots = cand.cell_slots[lo : lo + _EXACT_BLOCK]
+        ok = track.pair_ok(k)
+        start, edge = gates.fine.expand(k[ok], slots[ok])
+        parts.append((start, start + 1, edge))
+    parts.append(_long_candidates(track, gates))
+    found = []
+    for start, end, edge in parts:
+        hit, t, sign = _intersect(track, gates, start, end, edge)
+        found.append((start[hit], end[hit], edge[hit], t, sign))
+    return tuple(np.concatenate(column) for column in zip(*found, strict=True))
+
+
+_EXACT_BLOCK = 1 << 13  # candidate pairs per block: temporaries stay small and cached
 
 
 def _intersect(
@@ -335,20 +351,7 @@ def _gate_events(
     jump_tolerance_nm: float,
     gap_threshold_h: float,
 ) -> _GateEvents:
-    start, end, edge = _candidate_pairs(track, gates)
-    parts = [
-        _intersect(track, gates, start[lo : lo + _EXACT_BLOCK], end[lo : lo + _EXACT_BLOCK],
-                   edge[lo : lo + _EXACT_BLOCK])
-        for lo in range(0, len(start), _EXACT_BLOCK)
-    ]  # fmt: skip
-    hit, t, sign = (
-        (np.concatenate(p) for p in zip(*parts, strict=True))
-        if parts
-        else (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8))
-    )
-    offsets = np.repeat(np.arange(len(parts)) * _EXACT_BLOCK, [len(p[0]) for p in parts])
-    hit = hit + offsets
-    start, end, edge = start[hit], end[hit], edge[hit]
+    start, end, edge, t, sign = _crossing_pairs(track, gates)
     px, py = track.lon[start], track.lat[start]
     rx = wrap_lon_delta(track.lon[end] - px)
     lat = py + t * (track.lat[end] - py)
@@ -518,13 +521,21 @@ def _single_gate_passages(
     # interval "before" precedes the first event of each chain.
     nxt_start = np.where(group_end, v_end - 1, np.append(ev.seg_start[1:], 0))
     first_far = _search_far(track, gates, ev.gate, ev.seg_end, nxt_start + 1, 1, band_nm)
-    last_far = _search_far(track, gates, ev.gate, nxt_start, ev.seg_end - 1, -1, band_nm)
-    last_far[group_end] = -1  # the last interval is never an origin
-    # before the first event of a chain: back to the previous event, or to the vessel's start
-    prev_end = np.where(group, v_start - 1, np.append(0, ev.seg_end[:-1]) - 1)
-    before_far = _search_far(track, gates, ev.gate, ev.seg_start, prev_end, -1, band_nm)
-    before_far[~chain] = -1
-    before_far[chain & ~group] = -1  # after an inconsistency the side before is unknown
+    # the last far fix of an interval that has one and is followed by another crossing (the
+    # last interval is never an origin)
+    last_far = np.full(m, -1, dtype=np.int64)
+    need = np.flatnonzero((first_far >= 0) & ~group_end)
+    last_far[need] = _search_far(
+        track, gates, ev.gate[need], nxt_start[need], first_far[need] - 1, -1, band_nm
+    )
+    last_far[need] = np.where(last_far[need] >= 0, last_far[need], first_far[need])
+    # before the first crossing of a vessel and gate: back to the vessel's start (after an
+    # inconsistency, a chain's side before is unknown)
+    before_far = np.full(m, -1, dtype=np.int64)
+    need = np.flatnonzero(group)
+    before_far[need] = _search_far(
+        track, gates, ev.gate[need], ev.seg_start[need], v_start[need] - 1, -1, band_nm
+    )
     # inconsistent stretch: the interval before a chain break is not evidence either
     broken = np.append(chain[1:] & ~group[1:], False)
     first_far[broken] = -1
