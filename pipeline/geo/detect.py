@@ -77,30 +77,18 @@ class DetectConfig:
     chunk_positions: int = 2_000_000
 
     def __post_init__(self) -> None:
-        positive = {
-            "gap_threshold_h": self.gap_threshold_h,
-            "max_speed_kn": self.max_speed_kn,
-            "single_gate_band_nm": self.single_gate_band_nm,
-            "max_passage_h": self.max_passage_h,
-            "call_max_sog_kn": self.call_max_sog_kn,
-            "chunk_positions": self.chunk_positions,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise StraitwatchError(f"detect setting {name} must be positive, got {value}")
-        non_negative = {
-            "jump_tolerance_nm": self.jump_tolerance_nm,
-            "min_passage_interval_h": self.min_passage_interval_h,
-            "call_min_slow_h": self.call_min_slow_h,
-            "lookback_h": self.lookback_h,
-        }
-        for name, value in non_negative.items():
-            if not value >= 0:
-                raise StraitwatchError(f"detect setting {name} must be >= 0, got {value}")
-        if not self.port_exit_factor >= 1:
-            raise StraitwatchError(
-                f"detect setting port_exit_factor must be >= 1, got {self.port_exit_factor}"
-            )
+        checks = (
+            ("positive", lambda v: v > 0, ("gap_threshold_h", "max_speed_kn",
+             "single_gate_band_nm", "max_passage_h", "call_max_sog_kn", "chunk_positions")),
+            (">= 0", lambda v: v >= 0, ("jump_tolerance_nm", "min_passage_interval_h",
+             "call_min_slow_h", "lookback_h")),
+            (">= 1", lambda v: v >= 1, ("port_exit_factor",)),
+        )  # fmt: skip
+        for what, ok, names in checks:
+            for name in names:
+                value = getattr(self, name)
+                if not ok(value):
+                    raise StraitwatchError(f"detect setting {name} must be {what}, got {value}")
 
 
 @dataclass(frozen=True)

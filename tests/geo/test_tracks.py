@@ -131,3 +131,15 @@ def test_stable_ids_are_deterministic_and_distinct() -> None:
     assert list(a) == list(b)
     assert a[0] != a[1]
     assert stable_ids("x", np.array([1]), np.array([10]))[0] != a[0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("gap_threshold_h", 0.0), ("lookback_h", -1.0), ("port_exit_factor", 0.5),
+     ("max_speed_kn", float("nan"))],
+)  # fmt: skip
+def test_bad_detect_settings_are_refused(setting: str, value: float) -> None:
+    from pipeline.geo.detect import DetectConfig
+
+    with pytest.raises(StraitwatchError, match=setting):
+        DetectConfig(**{setting: value})
