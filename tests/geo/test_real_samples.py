@@ -1,8 +1,10 @@
 """Detection on the real Danish Maritime Authority samples (tests/fixtures/dma_*.csv).
 
 The samples are snapshots: one or two fixes per vessel at the same second, plus one vessel
-(265410000) seen on both days, 8 February and 1 June 2018. They allow no passage or port call;
-they do exercise the core on real coordinates, and give one real AIS gap to check exactly.
+(265410000) seen on both days, 8 February and 1 June 2018, in the Kattegat and the Danish
+straits. They allow no passage or port call (a single fix crosses nothing and stays nowhere);
+they do exercise the core on real coordinates against the real gates and ports of seeds/, and
+give one real AIS gap to check exactly.
 The files are read minimally here (the ingest readers own the full format): not-available
 positions (91/181) and non-ship MMSIs dropped, one fix per vessel and second kept.
 """
@@ -16,7 +18,10 @@ import pytest
 from pipeline.geo.crossings import GateSet
 from pipeline.geo.detect import detect_events, detect_window
 from pipeline.geo.distance import haversine_nm
+from pipeline.geo.geofences import load_gates
 from pipeline.geo.port_calls import PortSet
+from pipeline.geo.ports import load_ports
+from pipeline.geo.reference import load_reference
 from pipeline.vessels import is_ship_mmsi
 
 from .conftest import FIXTURES_DIR, load_positions
@@ -50,9 +55,10 @@ def dma() -> pd.DataFrame:
     return frame.sort_values(["mmsi", "ts"]).reset_index(drop=True)
 
 
-def test_dma_samples_give_the_one_real_gap(dma: pd.DataFrame, gates: GateSet) -> None:
+def test_dma_samples_give_the_one_real_gap(dma: pd.DataFrame) -> None:
     assert len(dma) > 100
-    events = detect_events(dma, gates, PortSet.empty())
+    gates = GateSet.from_frames(*load_gates())
+    events = detect_events(dma, gates, PortSet.from_frame(load_ports()))
     assert events.crossings.empty and events.port_calls.empty and events.flagged.empty
     assert events.gaps["mmsi"].tolist() == [265410000]
     gap = events.gaps.iloc[0]
@@ -64,11 +70,12 @@ def test_dma_samples_give_the_one_real_gap(dma: pd.DataFrame, gates: GateSet) ->
     assert gap.implied_speed_kn == pytest.approx(expected / (113 * 24))
 
 
-def test_dma_samples_through_the_database(ref_conn: psycopg.Connection, dma: pd.DataFrame) -> None:
-    load_positions(ref_conn, dma, "dma")
-    result = detect_window(ref_conn)
+def test_dma_samples_through_the_database(conn: psycopg.Connection, dma: pd.DataFrame) -> None:
+    load_reference(conn)
+    load_positions(conn, dma, "dma")
+    result = detect_window(conn)
     assert (result.vessels, result.positions) == (dma["mmsi"].nunique(), len(dma))
     assert (result.ais_gaps, result.chokepoint_crossings, result.port_calls) == (1, 0, 0)
-    again = detect_window(ref_conn)
+    again = detect_window(conn)
     assert again.ais_gaps == 1
-    assert ref_conn.execute("SELECT count(*) FROM straitwatch.ais_gaps").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM straitwatch.ais_gaps").fetchone()[0] == 1
