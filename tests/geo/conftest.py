@@ -8,6 +8,7 @@ across the antimeridian), so that every expected time can be worked out by hand.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -121,6 +122,36 @@ def along(start: tuple[float, float], stop: tuple[float, float], n: int) -> tupl
 
 
 # --------------------------------------------------------------------------- database
+
+ADMIN_URL = os.environ.get(
+    "STRAITWATCH_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# what these tests write; emptied before each test of the shared database
+_TABLES = (
+    "chokepoints", "chokepoint_gates", "ports", "positions", "ingested_files",
+    "rejected_records", "vessel_identity", "voyage_reports", "ais_gaps",
+    "chokepoint_crossings", "port_calls", "flagged_positions", "detect_runs",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def geo_db_url(databases) -> str:
+    """One migrated database for the whole detection suite (creating one per test costs more
+    than the tests)."""
+    name = databases.create(template=databases.migrated_template())
+    return psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+
+
+@pytest.fixture
+def db_url(geo_db_url: str) -> str:
+    """The suite's database, emptied (overrides the per-test database of tests/conftest.py)."""
+    with db.connect(geo_db_url) as c:
+        c.execute(
+            "TRUNCATE "
+            + ", ".join(f"straitwatch.{t}" for t in _TABLES)
+            + " RESTART IDENTITY CASCADE"
+        )
+    return geo_db_url
 
 
 def load_reference(conn: psycopg.Connection) -> None:
