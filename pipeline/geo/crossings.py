@@ -31,6 +31,7 @@ cross anything.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ from pipeline.geo.tracks import (
     first_match,
     stable_ids,
     to_timestamps,
+    worker_count,
     wrap_lon_delta,
 )
 
@@ -289,25 +291,35 @@ def _crossing_pairs(track: Track, gates: GateSet) -> tuple[np.ndarray, ...]:
     """(start fix, end fix, edge, t, sign) of every candidate pair that crosses.
 
     The bulk (short segments starting in a cell near a gate) is filtered, expanded to edges and
-    tested block by block, so that the temporaries stay small and cached.
+    tested block by block, so that the temporaries stay small and cached, on as many threads as
+    the scan uses.
     """
     cand = track.pair_candidates(gates.fine)
-    parts = []
-    for lo in range(0, len(cand.cell_pairs), _EXACT_BLOCK):
+
+    def block(lo: int) -> tuple[np.ndarray, ...]:
         k = cand.cell_pairs[lo : lo + _EXACT_BLOCK]
         slots = cand.cell_slots[lo : lo + _EXACT_BLOCK]
-        ok = track.pair_ok(k)
-        start, edge = gates.fine.expand(k[ok], slots[ok])
-        parts.append((start, start + 1, edge))
-    parts.append(_long_candidates(track, gates))
-    found = []
-    for start, end, edge in parts:
-        hit, t, sign = _intersect(track, gates, start, end, edge)
-        found.append((start[hit], end[hit], edge[hit], t, sign))
+        if track.any_rejected_between(k[0], k[-1] + 1):
+            ok = track.is_kept(k) & track.is_kept(k + 1)  # the scan checked the vessel
+            k, slots = k[ok], slots[ok]
+        start, edge = gates.fine.expand(k, slots)
+        hit, t, sign = _intersect(track, gates, start, start + 1, edge)
+        return start[hit], start[hit] + 1, edge[hit], t, sign
+
+    starts = range(0, len(cand.cell_pairs), _EXACT_BLOCK)
+    workers = min(worker_count(), len(starts))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            found = list(pool.map(block, starts))
+    else:
+        found = [block(lo) for lo in starts]
+    start, end, edge = _long_candidates(track, gates)
+    hit, t, sign = _intersect(track, gates, start, end, edge)
+    found.append((start[hit], end[hit], edge[hit], t, sign))
     return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
 
-_EXACT_BLOCK = 1 << 13  # candidate pairs per block: temporaries stay small and cached
+_EXACT_BLOCK = 1 << 14  # candidate pairs per block: temporaries stay small and cached
 
 
 def _intersect(

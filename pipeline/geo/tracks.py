@@ -181,6 +181,14 @@ class Track:
         pos = np.minimum(np.searchsorted(self.rejected, idx), len(self.rejected) - 1)
         return self.rejected[pos] != idx
 
+    def any_rejected_between(self, lo: int, hi: int) -> bool:
+        """Whether a fix in [lo, hi] was rejected."""
+        if len(self.rejected) == 0:
+            return False
+        return bool(
+            np.searchsorted(self.rejected, hi, side="right") > np.searchsorted(self.rejected, lo)
+        )
+
     def pair_ok(self, k: np.ndarray) -> np.ndarray:
         """Whether raw pairs are segments: one vessel, both fixes accepted."""
         k = np.asarray(k, dtype=np.int64)
@@ -397,6 +405,11 @@ def _bridges(mmsi: np.ndarray, rejected: np.ndarray) -> tuple[np.ndarray, np.nda
 # --------------------------------------------------------------------------- the scan
 
 
+def worker_count() -> int:
+    """Threads for the array passes: the CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
 def _scan(
     mmsi: np.ndarray,
     ts_us: np.ndarray,
@@ -420,7 +433,7 @@ def _scan(
     if n == 1 and not (abs(lat[0]) <= 90.0 and abs(lon[0]) <= 180.0):
         _raise_range(lat, lon, 0, 1)
     args = (mmsi, ts_us, lat, lon, same, speed, gap_threshold_us, segment_index, point_index)
-    workers = min(threads or len(os.sched_getaffinity(0)), max(1, m // (4 * BLOCK)))
+    workers = min(threads or worker_count(), max(1, m // (4 * BLOCK)))
     if workers <= 1:
         results = [_scan_range(0, m, *args)]
     else:
