@@ -14,14 +14,14 @@ Passages (one row each). The gates of a chokepoint are numbered from side A (seq
   one zone. A passage is a move from one end zone to the other through every gate in order;
   turning back midway (a call at a port between the gates) and loitering on any line (flipping
   between two adjacent zones) never reach the other end, so they give no passage.
-- n == 1: a single line needs hysteresis. The vessel's side only counts once it has been at least
-  `band_nm` away from the line; a passage runs from such a point on one side to such a point on
-  the other. Loitering within the band gives at most one net passage.
+- n == 1: a single line needs hysteresis. The vessel's side only counts once it has been at
+  least `single_gate_band_nm` away from the line; a passage runs from such a point on one side
+  to such a point on the other. Loitering within the band gives at most one net passage.
 A passage's `crossed_at` is the crossing of the gate that completes it (the last gate in the
 direction of travel; for a single line, the last crossing before the vessel drew away), with
 the two fixes bracketing that crossing as evidence; `entered_at` is the crossing of its first
 gate. `confirmed_at` is the time of the fix that completes the evidence: the fix after the
-completing crossing (n >= 2) or the first fix `band_nm` beyond the line (n == 1). A window of
+completing crossing (n >= 2) or the first fix that far beyond the line (n == 1). A window of
 `straitwatch detect` owns the passages confirmed in it. A passage that takes longer than
 `max_passage_h` (from leaving one side to arriving on the other) is not counted.
 A crossing on a segment that spans an AIS gap (longer than `gap_threshold_h`) is `inferred`,
