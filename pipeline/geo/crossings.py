@@ -42,7 +42,6 @@ from pipeline.geo.distance import haversine_nm
 from pipeline.geo.gaps import gap_ids as make_gap_ids
 from pipeline.geo.tracks import (
     NM_PER_DEG_LAT,
-    SUB,
     US_PER_H,
     CellIndex,
     DetectionError,
@@ -92,16 +91,9 @@ GATE_CROSSING_COLUMNS = [
 
 
 def _edge_index(
-    ax: np.ndarray,
-    ay: np.ndarray,
-    bx: np.ndarray,
-    by: np.ndarray,
-    cell_deg: float,
-    *,
-    with_subcells: bool = False,
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, cell_deg: float
 ) -> CellIndex:
-    """A grid listing, for each cell, the edges passing within one cell of it (and, with
-    sub-cells, which of its sub-cells lie within one sub-cell of an edge)."""
+    """A grid listing, for each cell, the edges passing within one cell of it."""
     # Sample each edge at half-cell steps; the cells a straight edge passes through are those
     # of its samples plus, between two samples in diagonal cells, both corners.
     length = np.maximum(np.abs(bx - ax), np.abs(by - ay))
@@ -124,32 +116,7 @@ def _edge_index(
             cx.append(lo_x[ok] + dx)
             cy.append(lo_y[ok] + dy)
             owner.append(edge[pair][ok])
-    index = CellIndex.build(cell_deg, np.concatenate(cx), np.concatenate(cy), np.concatenate(owner))
-    if not with_subcells or len(ax) == 0:
-        return index
-    # The same at sub-cell level, in the index's own sub-cell arithmetic.
-    sub_deg = cell_deg / SUB
-    samples = (np.ceil(length / (sub_deg / 2.0)).astype(np.int64) + 1).clip(min=2)
-    edge = np.repeat(np.arange(len(ax)), samples)
-    k = np.arange(samples.sum()) - np.repeat(np.cumsum(samples) - samples, samples)
-    f = k / (samples[edge] - 1)
-    x = ax[edge] + (bx - ax)[edge] * f
-    sx, sy = index.sub_cells((x + 180.0) % 360.0 - 180.0, ay[edge] + (by - ay)[edge] * f)
-    # keep columns continuous along an edge that crosses the antimeridian
-    n_sx = index.nx * SUB
-    jump = np.diff(sx, prepend=sx[:1])
-    jump = np.where(edge == np.roll(edge, 1), jump, 0)
-    sx = sx - n_sx * np.cumsum(np.rint(jump / n_sx).astype(np.int64))
-    pair = np.flatnonzero(edge[1:] == edge[:-1])
-    lo_x, hi_x = np.minimum(sx[pair], sx[pair + 1]), np.maximum(sx[pair], sx[pair + 1])
-    lo_y, hi_y = np.minimum(sy[pair], sy[pair + 1]), np.maximum(sy[pair], sy[pair + 1])
-    hot_x, hot_y = [], []
-    for dx in range(-1, 3):
-        for dy in range(-1, 3):
-            ok = (lo_x + dx <= hi_x + 1) & (lo_y + dy <= hi_y + 1)
-            hot_x.append(lo_x[ok] + dx)
-            hot_y.append(lo_y[ok] + dy)
-    return index.with_subcells(np.concatenate(hot_x), np.concatenate(hot_y))
+    return CellIndex.build(cell_deg, np.concatenate(cx), np.concatenate(cy), np.concatenate(owner))
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,7 +231,7 @@ class GateSet:
             bx=bx,
             by=by,
             edge_last=edge_last,
-            fine=_edge_index(ax, ay, bx, by, cell_deg, with_subcells=True),
+            fine=_edge_index(ax, ay, bx, by, cell_deg),
             coarse=_edge_index(ax, ay, bx, by, coarse_cell_deg),
         )
 

@@ -27,7 +27,6 @@ Antimeridian. Longitude differences are wrapped into [-180, 180), so a hop from 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import os
@@ -46,7 +45,6 @@ NM_PER_DEG_LAT = 60.0  # a degree of latitude (and of longitude at the equator) 
 US_PER_S = 1_000_000
 US_PER_H = 3_600_000_000
 BLOCK = 1 << 15  # pairs per block of the scan: a few arrays of this size fit the L2 cache
-SUB = 4  # sub-cells per cell side in a CellIndex's optional refinement
 
 
 class DetectionError(StraitwatchError):
@@ -70,9 +68,6 @@ class CellIndex:
     slot: np.ndarray  # int32 per cell, (ny + 1) * (nx + 1): index into ptr, or -1
     ptr: np.ndarray  # int64 CSR offsets into items
     items: np.ndarray  # int64
-    # uint16 per slot, optional: which of the cell's SUB x SUB sub-cells (bit row * SUB + col)
-    # lie within one sub-cell of an item, to drop most candidates before the exact test
-    submask: np.ndarray | None = None
 
     @classmethod
     def build(cls, cell_deg: float, ix: np.ndarray, iy: np.ndarray, item: np.ndarray) -> CellIndex:
@@ -119,47 +114,6 @@ class CellIndex:
         out *= self.nx + 1
         out += ix
         return out
-
-    def sub_cells(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Global sub-cell column and row of points, by the same arithmetic as `cells`, so a
-        point's sub-cell always lies in its cell."""
-        inv = 1.0 / self.cell_deg
-        out = []
-        for value, offset in ((lon, 180.0), (lat, 90.0)):
-            f = (np.asarray(value, dtype=np.float64) + offset) * inv
-            whole = np.floor(f)
-            part = np.minimum(((f - whole) * SUB).astype(np.int64), SUB - 1)
-            out.append(whole.astype(np.int64) * SUB + part)
-        return out[0], out[1]
-
-    def sub_hot(self, lon: np.ndarray, lat: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Whether points (in hot cells with these slots) lie in a hot sub-cell."""
-        if self.submask is None:
-            return np.ones(len(slots), dtype=bool)
-        sx, sy = self.sub_cells(lon, lat)
-        bit = (sy % SUB) * SUB + sx % SUB
-        return ((self.submask[slots].astype(np.int64) >> bit) & 1).astype(bool)
-
-    def with_subcells(self, sx: np.ndarray, sy: np.ndarray) -> CellIndex:
-        """This index with sub-cell bits set for global sub-cells (columns wrap)."""
-        n_sx = self.nx * SUB
-        sx = np.asarray(sx, dtype=np.int64) % n_sx
-        sy = np.asarray(sy, dtype=np.int64)
-        inside = (sy >= 0) & (sy < self.ny * SUB)
-        sx, sy = sx[inside], sy[inside]
-        cx, cy = sx // SUB, sy // SUB
-        bit = (sy % SUB) * SUB + sx % SUB
-        # column 0 also lives in the spare column nx
-        at0 = cx == 0
-        cx = np.concatenate((cx, np.full(int(at0.sum()), self.nx)))
-        cy = np.concatenate((cy, cy[at0]))
-        bit = np.concatenate((bit, bit[at0]))
-        slots = self.slot[cy * (self.nx + 1) + cx]
-        if (slots < 0).any():
-            raise ValueError("sub-cells outside the hot cells of the index")
-        submask = np.zeros(len(self.ptr) - 1, dtype=np.uint16)
-        np.bitwise_or.at(submask, slots, (1 << bit).astype(np.uint16))
-        return dataclasses.replace(self, submask=submask)
 
     def expand(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(key, item) pairs for keys in hot cells given by their slots."""
@@ -604,12 +558,6 @@ def _scan_range(
             tc &= s
             np.greater(tc, tb, out=tc)  # and not long
             hits = np.flatnonzero(tc)
-            if segment_index.submask is not None and len(hits):
-                # a pair shorter than a sub-cell stays within the 3 x 3 sub-cells around its
-                # start (0.99: float margin on the sub-cell width)
-                longer = st[hits] > 0.99 * segment_index.cell_deg / SUB
-                near = segment_index.sub_hot(lg[hits], la[hits], sl[hits])
-                hits = hits[longer | near]
             found["cell"].append(hits + lo)
             found["slot"].append(sl[hits])
         if point_index is not None:

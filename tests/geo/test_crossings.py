@@ -291,30 +291,3 @@ def test_crossing_times_lie_between_their_bracketing_fixes(gates: GateSet) -> No
     assert (out["crossed_at"] <= out["next_ts"]).all()
     assert (out["entered_at"] <= out["crossed_at"]).all()
     assert set(out["direction"]) == {"eastbound"}
-
-
-def test_sub_cell_refinement_loses_no_crossing(gates: GateSet) -> None:
-    # random wandering tracks with short steps around every test gate, with and without the
-    # sub-cell bits: the same crossings
-    import dataclasses
-
-    rng = np.random.default_rng(3)
-    frames = []
-    for k, line in enumerate(GATES["geometry"]):
-        coords = np.asarray(line.coords)
-        coords[:, 0] = coords[0, 0] + np.concatenate(
-            ([0.0], np.cumsum((np.diff(coords[:, 0]) + 180.0) % 360.0 - 180.0))
-        )  # the short way across the antimeridian
-        for j in range(20):
-            start = coords[0] + (coords[-1] - coords[0]) * rng.uniform(0, 1)
-            steps = rng.normal(0.0, 0.008, (300, 2))
-            lons = (start[0] + np.cumsum(steps[:, 0]) + 180.0) % 360.0 - 180.0
-            lats = start[1] + np.cumsum(steps[:, 1])
-            frames.append(track(202000000 + 100 * k + j, lons, lats, minutes(300, 3.0)))
-    frame = positions(*frames)
-    plain = dataclasses.replace(gates, fine=dataclasses.replace(gates.fine, submask=None))
-    refined = gate_crossings(build_track(frame, segment_index=gates.fine), gates)
-    unrefined = gate_crossings(build_track(frame, segment_index=plain.fine), plain)
-    assert len(refined) > 500
-    pd.testing.assert_frame_equal(refined, unrefined)
-    assert gates.fine.submask is not None
