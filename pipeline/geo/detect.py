@@ -143,6 +143,7 @@ def detect_events(
         gap_threshold_h=config.gap_threshold_h,
         max_sog_kn=config.call_max_sog_kn,
         carried=carried_calls,
+        min_slow_h=config.call_min_slow_h,
     )
     calls = calls_from_visits(visits, min_slow_h=config.call_min_slow_h)
     wanted = np.union1d(unknown, visits.loc[visits["track_start"], "mmsi"].to_numpy(np.int64))

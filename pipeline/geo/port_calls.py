@@ -129,7 +129,9 @@ def detect_port_calls(
     max_sog_kn, min_slow_h: a visit is a call when the vessel spent at least min_slow_h hours
       on segments slower than max_sog_kn.
     """
-    visits = port_visits(track, ports, gap_threshold_h=gap_threshold_h, max_sog_kn=max_sog_kn)
+    visits = port_visits(
+        track, ports, gap_threshold_h=gap_threshold_h, max_sog_kn=max_sog_kn, min_slow_h=min_slow_h
+    )
     return calls_from_visits(visits, min_slow_h=min_slow_h)
 
 
@@ -149,9 +151,13 @@ def port_visits(
     gap_threshold_h: float = 6.0,
     max_sog_kn: float = 1.0,
     carried: pd.DataFrame | None = None,
+    min_slow_h: float | None = None,
 ) -> pd.DataFrame:
     """Every visit (call or not) with the call columns, `track_start`, and `still_there`
     (the track ends during the visit).
+
+    min_slow_h: if given, only the visits that are calls by this threshold, still under way at
+      the end, or already under way at the start (the others can become nothing).
 
     carried: calls known to be under way from an earlier run (columns CARRIED_COLUMNS). A visit
       whose fixes include the call's `last_seen_at` fix continues that call: it keeps its arrival
@@ -238,6 +244,12 @@ def port_visits(
         min_dist[v_carried] = np.fmin(
             min_dist[v_carried], carried["min_distance_nm"].to_numpy(dtype=float)[row]
         )
+    if min_slow_h is not None:
+        # keep what can matter: calls, visits still under way, visits under way at the start
+        keep = (slow_us >= min_slow_h * US_PER_H - 1) | still_there | track_start
+        (mmsi_v, port_v, arrived_us, last_fix, still_there, gap_after, slow_us, min_dist,
+         track_start) = (a[keep] for a in (mmsi_v, port_v, arrived_us, last_fix, still_there,
+                                           gap_after, slow_us, min_dist, track_start))  # fmt: skip
     departed = to_timestamps(track.ts_us[last_fix])
     return pd.DataFrame(
         {
