@@ -169,6 +169,11 @@ def port_visits(
         return _empty(columns)
     cand = track.fix_candidates(ports.index)
     point, port = ports.index.expand(cand.point_fixes, cand.point_slots)
+    # accepted fixes within the exit radius in latitude (a degree is 60 nm) before the exact
+    # distance: most fixes in a port's cells are further away than its radius
+    reach_deg = ports.radius_nm[port] * (ports.exit_factor / NM_PER_DEG_LAT)
+    ok = np.abs(track.lat[point] - ports.lat[port]) <= reach_deg
+    point, port = point[ok], port[ok]
     ok = track.is_kept(point)
     point, port = point[ok], port[ok]
     dist = haversine_nm(track.lat[point], track.lon[point], ports.lat[port], ports.lon[port])
