@@ -1,0 +1,203 @@
+"""Cleaning rules, vectorised: canonical records -> positions, static reports and rejects.
+
+Checks run in this order; a record is refused for the first one it fails:
+MMSI in the ship range, a time, a plausible time, a position (not 91/181, in range, not 0/0),
+then no earlier record of the file with the same MMSI and time. A position report without a
+position but with static data (DMA and NMEA class B static rows) is kept as a static report.
+Values that mean "not available" become missing, not rejects: SOG 102.3 (and anything outside
+0-102.2), COG 360 (outside 0-359.9), heading 511 (outside 0-359), nav status outside 0-15,
+ship type 0 or outside 1-99, draught 0, IMO 0000000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest.records import STATIC_FIELDS
+from pipeline.vessels import SHIP_MMSI_MAX, SHIP_MMSI_MIN, imo_valid_mask
+
+POSITION_COLUMNS = ["mmsi", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status"]
+STATIC_COLUMNS = ["mmsi", "ts", "line_no", "name", "imo", "imo_valid", "callsign", "ship_type"]
+STATIC_COLUMNS += ["destination", "eta", "draught_m"]
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Limits for `clean`; times are UTC."""
+
+    mmsi_min: int = SHIP_MMSI_MIN
+    mmsi_max: int = SHIP_MMSI_MAX
+    earliest: datetime = datetime(1990, 1, 1, tzinfo=UTC)
+    max_future_h: float = 24.0  # fixes more than this after the ingest are clock errors
+    sog_max_kn: float = 102.2  # 102.3 means "not available"
+
+
+@dataclass
+class Cleaned:
+    """What `clean` made of a frame of records.
+
+    positions: POSITION_COLUMNS + line_no, sorted by (mmsi, ts), missing values NaN / NA.
+    statics: one row per accepted record that carried any static or voyage field.
+    rejects: line_no, reason, detail of each refused record (first line of the record).
+    loaded_lines: physical lines of the accepted records.
+    """
+
+    positions: pd.DataFrame
+    statics: pd.DataFrame
+    rejects: pd.DataFrame
+    loaded_lines: int
+
+
+def normalise_imo(imo: pd.Series) -> pd.Series:
+    """IMO text -> the 7 digits where it is one ('IMO9307839' -> '9307839'), other text kept;
+    all-zero and blank values mean "not available"."""
+    text = imo.astype("string").str.strip().str.upper().str.removeprefix("IMO").str.strip()
+    text = text.str.replace(r"\.0$", "", regex=True)
+    zero = text.str.fullmatch(r"0+").fillna(False).astype(bool)
+    return text.mask(zero | (text == ""))
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.replace("@", " ", regex=False).str.strip()
+    text = text.str.replace(r"\s+", " ", regex=True)
+    return text.mask(text == "")
+
+
+def _small_int(values: pd.Series, low: int, high: int) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    ok = numbers.between(low, high) & (numbers.round() == numbers)
+    return numbers.where(ok).astype("Int16")
+
+
+def clean(
+    records: pd.DataFrame, config: CleanConfig = CleanConfig(), now: datetime | None = None
+) -> Cleaned:
+    """Apply the cleaning rules to canonical records (see the module docstring)."""
+    n = len(records)
+    now_ts = pd.Timestamp(now or datetime.now(UTC)).tz_convert("UTC")
+    reason = np.full(n, None, dtype=object)
+    detail = np.full(n, None, dtype=object)
+
+    def refuse(mask: np.ndarray, why: str, text: object) -> None:
+        new = mask & pd.isna(reason)
+        if not new.any():
+            return
+        reason[new] = why
+        detail[new] = text[new] if isinstance(text, np.ndarray) else text
+
+    mmsi = records["mmsi"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    bad_mmsi = ~((mmsi >= config.mmsi_min) & (mmsi <= config.mmsi_max))
+    refuse(bad_mmsi, "mmsi_out_of_range", _format("mmsi=", records["mmsi"], bad_mmsi))
+
+    ts = records["ts"]
+    no_ts = ts.isna().to_numpy()
+    refuse(no_ts, "no_timestamp", None)
+    latest = now_ts + pd.Timedelta(hours=config.max_future_h)
+    odd_ts = ~no_ts & ((ts < pd.Timestamp(config.earliest)) | (ts > latest)).to_numpy()
+    refuse(odd_ts, "timestamp_out_of_range", _format("ts=", ts, odd_ts))
+
+    lat = records["lat"].to_numpy(dtype="float64", na_value=np.nan)
+    lon = records["lon"].to_numpy(dtype="float64", na_value=np.nan)
+    is_position = (records["kind"] == "position").fillna(False).to_numpy(dtype=bool)
+    has_static = np.zeros(n, dtype=bool)
+    for name in STATIC_FIELDS:
+        if name in records:
+            has_static |= records[name].notna().to_numpy()
+    unavailable = np.isnan(lat) | np.isnan(lon) | (lat == 91) | (lon == 181)
+    refuse(is_position & unavailable & ~has_static, "position_not_available", None)
+    as_static = is_position & unavailable & has_static
+    is_position &= ~unavailable
+    where = _format("lat=", records["lat"], is_position) + _format(
+        ", lon=", records["lon"], is_position
+    )
+    refuse(is_position & ((np.abs(lat) > 90) | (np.abs(lon) > 180)), "position_out_of_range", where)
+    refuse(is_position & (lat == 0) & (lon == 0), "position_zero", None)
+
+    # duplicates among the fixes still standing, the first in the file wins
+    candidate = is_position & pd.isna(reason)
+    keyed = pd.DataFrame(
+        {"mmsi": mmsi, "ts": ts.to_numpy(), "line_no": records["line_no"].to_numpy()}
+    )[candidate]
+    if len(keyed):
+        keyed = keyed.sort_values("line_no", kind="stable")
+        dup = keyed.duplicated(["mmsi", "ts"], keep="first")
+        if dup.any():
+            first = keyed.groupby(["mmsi", "ts"], sort=False)["line_no"].transform("first")
+            mask = np.zeros(n, dtype=bool)
+            mask[dup.index[dup.to_numpy()]] = True
+            text = np.full(n, None, dtype=object)
+            text[dup.index[dup.to_numpy()]] = [
+                f"same mmsi and time as line {v}" for v in first[dup.to_numpy()]
+            ]
+            refuse(mask, "duplicate", text)
+
+    accepted = pd.isna(reason)
+    keep_position = accepted & is_position
+    positions = _positions(records[keep_position], mmsi[keep_position], config)
+    statics = _statics(
+        records[accepted & (has_static | as_static)], mmsi[accepted & (has_static | as_static)]
+    )
+    rejected = ~accepted
+    rejects = pd.DataFrame(
+        {
+            "line_no": records["line_no"].to_numpy()[rejected],
+            "reason": reason[rejected].astype(str),
+            "detail": detail[rejected],
+        }
+    )
+    loaded_lines = int(records["n_lines"].to_numpy()[accepted].sum())
+    return Cleaned(positions, statics, rejects, loaded_lines)
+
+
+def _format(label: str, values: pd.Series, mask: np.ndarray) -> np.ndarray:
+    out = np.full(len(values), "", dtype=object)
+    if mask.any():
+        shown = values.to_numpy()[mask]
+        out[mask] = [f"{label}{'' if pd.isna(v) else v}" for v in shown]
+    return out
+
+
+def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> pd.DataFrame:
+    sog = records["sog"].to_numpy(dtype="float64", na_value=np.nan)
+    cog = records["cog"].to_numpy(dtype="float64", na_value=np.nan)
+    frame = pd.DataFrame(
+        {
+            "mmsi": mmsi.astype("int64"),
+            "ts": records["ts"].array,
+            "lat": records["lat"].to_numpy(dtype="float64"),
+            "lon": records["lon"].to_numpy(dtype="float64"),
+            "sog": np.where((sog >= 0) & (sog <= config.sog_max_kn), sog, np.nan),
+            "cog": np.where((cog >= 0) & (cog < 360), cog, np.nan),
+            "heading": _small_int(records["heading"], 0, 359).to_numpy(),
+            "nav_status": _small_int(records["nav_status"], 0, 15).to_numpy(),
+            "line_no": records["line_no"].to_numpy(dtype="int64"),
+        }
+    )
+    return frame.sort_values(["mmsi", "ts"], kind="stable", ignore_index=True)
+
+
+def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:
+    imo = normalise_imo(records["imo"])
+    draught = records["draught_m"].to_numpy(dtype="float64", na_value=np.nan)
+    frame = pd.DataFrame(
+        {
+            "mmsi": mmsi.astype("int64"),
+            "ts": records["ts"].array,
+            "line_no": records["line_no"].to_numpy(dtype="int64"),
+            "name": _clean_text(records["name"]).to_numpy(),
+            "imo": imo.to_numpy(),
+            "imo_valid": imo_valid_mask(imo).where(imo.notna()).astype("boolean").to_numpy(),
+            "callsign": _clean_text(records["callsign"]).to_numpy(),
+            "ship_type": _small_int(records["ship_type"], 1, 99).to_numpy(),
+            "destination": _clean_text(records["destination"]).to_numpy(),
+            "eta": records["eta"].array,
+            "draught_m": np.where(np.isfinite(draught) & (draught > 0), draught, np.nan),
+        }
+    )
+    for col in ("name", "imo", "callsign", "destination"):
+        frame[col] = frame[col].astype("string")
+    return frame
