@@ -11,13 +11,14 @@ ship type 0 or outside 1-99, draught 0, IMO 0000000.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.records import STATIC_FIELDS
+from pipeline.ingest.records import STATIC_FIELDS, TEXT
 from pipeline.vessels import SHIP_MMSI_MAX, SHIP_MMSI_MIN, imo_valid_mask
 
 POSITION_COLUMNS = ["mmsi", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status"]
@@ -55,14 +56,14 @@ class Cleaned:
 def normalise_imo(imo: pd.Series) -> pd.Series:
     """IMO text -> the 7 digits where it is one ('IMO9307839' -> '9307839'), other text kept;
     all-zero and blank values mean "not available"."""
-    text = imo.astype("string").str.strip().str.upper().str.removeprefix("IMO").str.strip()
+    text = imo.astype(TEXT).str.strip().str.upper().str.removeprefix("IMO").str.strip()
     text = text.str.replace(r"\.0$", "", regex=True)
     zero = text.str.fullmatch(r"0+").fillna(False).astype(bool)
     return text.mask(zero | (text == ""))
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.replace("@", " ", regex=False).str.strip()
+    text = values.astype(TEXT).str.replace("@", " ", regex=False).str.strip()
     text = text.str.replace(r"\s+", " ", regex=True)
     return text.mask(text == "")
 
@@ -82,23 +83,34 @@ def clean(
     reason = np.full(n, None, dtype=object)
     detail = np.full(n, None, dtype=object)
 
-    def refuse(mask: np.ndarray, why: str, text: object) -> None:
+    def refuse(mask: np.ndarray, why: str, text: Callable[[np.ndarray], list[str]] | None) -> None:
         new = mask & pd.isna(reason)
         if not new.any():
             return
         reason[new] = why
-        detail[new] = text[new] if isinstance(text, np.ndarray) else text
+        if text is not None:
+            detail[new] = text(new)
+
+    def shown(*pairs: tuple[str, pd.Series]) -> Callable[[np.ndarray], list[str]]:
+        def text(mask: np.ndarray) -> list[str]:
+            columns = [(label, values.to_numpy()[mask]) for label, values in pairs]
+            return [
+                ", ".join(f"{label}={'' if pd.isna(v[i]) else v[i]}" for label, v in columns)
+                for i in range(int(mask.sum()))
+            ]
+
+        return text
 
     mmsi = records["mmsi"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
     bad_mmsi = ~((mmsi >= config.mmsi_min) & (mmsi <= config.mmsi_max))
-    refuse(bad_mmsi, "mmsi_out_of_range", _format("mmsi=", records["mmsi"], bad_mmsi))
+    refuse(bad_mmsi, "mmsi_out_of_range", shown(("mmsi", records["mmsi"])))
 
     ts = records["ts"]
     no_ts = ts.isna().to_numpy()
     refuse(no_ts, "no_timestamp", None)
     latest = now_ts + pd.Timedelta(hours=config.max_future_h)
     odd_ts = ~no_ts & ((ts < pd.Timestamp(config.earliest)) | (ts > latest)).to_numpy()
-    refuse(odd_ts, "timestamp_out_of_range", _format("ts=", ts, odd_ts))
+    refuse(odd_ts, "timestamp_out_of_range", shown(("ts", ts)))
 
     lat = records["lat"].to_numpy(dtype="float64", na_value=np.nan)
     lon = records["lon"].to_numpy(dtype="float64", na_value=np.nan)
@@ -111,9 +123,7 @@ def clean(
     refuse(is_position & unavailable & ~has_static, "position_not_available", None)
     as_static = is_position & unavailable & has_static
     is_position &= ~unavailable
-    where = _format("lat=", records["lat"], is_position) + _format(
-        ", lon=", records["lon"], is_position
-    )
+    where = shown(("lat", records["lat"]), ("lon", records["lon"]))
     refuse(is_position & ((np.abs(lat) > 90) | (np.abs(lon) > 180)), "position_out_of_range", where)
     refuse(is_position & (lat == 0) & (lon == 0), "position_zero", None)
 
@@ -129,11 +139,13 @@ def clean(
             first = keyed.groupby(["mmsi", "ts"], sort=False)["line_no"].transform("first")
             mask = np.zeros(n, dtype=bool)
             mask[dup.index[dup.to_numpy()]] = True
-            text = np.full(n, None, dtype=object)
-            text[dup.index[dup.to_numpy()]] = [
-                f"same mmsi and time as line {v}" for v in first[dup.to_numpy()]
-            ]
-            refuse(mask, "duplicate", text)
+            original = np.zeros(n, dtype="int64")
+            original[dup.index[dup.to_numpy()]] = first[dup.to_numpy()]
+            refuse(
+                mask,
+                "duplicate",
+                lambda m: [f"same mmsi and time as line {v}" for v in original[m]],
+            )
 
     accepted = pd.isna(reason)
     keep_position = accepted & is_position
@@ -151,14 +163,6 @@ def clean(
     )
     loaded_lines = int(records["n_lines"].to_numpy()[accepted].sum())
     return Cleaned(positions, statics, rejects, loaded_lines)
-
-
-def _format(label: str, values: pd.Series, mask: np.ndarray) -> np.ndarray:
-    out = np.full(len(values), "", dtype=object)
-    if mask.any():
-        shown = values.to_numpy()[mask]
-        out[mask] = [f"{label}{'' if pd.isna(v) else v}" for v in shown]
-    return out
 
 
 def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> pd.DataFrame:
@@ -199,5 +203,5 @@ def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:
         }
     )
     for col in ("name", "imo", "callsign", "destination"):
-        frame[col] = frame[col].astype("string")
+        frame[col] = frame[col].astype(TEXT)
     return frame

@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from pipeline import db
+from pipeline.ingest.records import TEXT
 from pipeline.vessels import flags_of, imo_valid_mask
 
 _STATIC_LOCK_KEY = "straitwatch.static_history"
@@ -182,7 +183,7 @@ def _typed(frame: pd.DataFrame, spec: HistorySpec) -> pd.DataFrame:
             out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
     for col in ("name", "imo", "callsign", "destination"):
         if col in out:
-            out[col] = out[col].astype("string")
+            out[col] = out[col].astype(TEXT)
     if "ship_type" in out:
         out["ship_type"] = pd.to_numeric(out["ship_type"]).astype("Int16")
     if "draught_m" in out:
@@ -269,7 +270,7 @@ def merge_history(
             out["valid_to"] = fresh["valid_to"]
             out["imo_valid"] = imo_valid_mask(out["imo"].fillna("")).where(out["imo"].notna())
             out["flag"] = flags_of(out["mmsi"])
-        db.copy_frame(conn, f"{db.SCHEMA}.{spec.table}", out)
+        _copy_rows(conn, spec.table, out)
     return MergeStats(len(fresh), len(changed), len(gone))
 
 
@@ -278,9 +279,23 @@ def _equal(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def _row_key(frame: pd.DataFrame, key: list[str]) -> pd.Series:
-    """One text key per row over `key` columns, missing values included."""
-    parts = [frame[k].astype("string").fillna("\x00") for k in key]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + "\x1f" + part
-    return out.reset_index(drop=True).set_axis(frame.index)
+    """A 64-bit hash per row over the `key` columns (missing values included)."""
+    return pd.util.hash_pandas_object(frame[key], index=False)
+
+
+def _copy_rows(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a small frame row by row (psycopg adapts each value; NA becomes NULL)."""
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(db.SCHEMA, table), sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    )
+    columns = []
+    for name in frame.columns:
+        col = frame[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            values = [None if pd.isna(v) else v.to_pydatetime() for v in col]
+        else:
+            values = [None if pd.isna(v) else v for v in col.astype(object)]
+        columns.append(values)
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)

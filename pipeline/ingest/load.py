@@ -41,7 +41,7 @@ from pipeline.ingest.clean import CleanConfig, Cleaned, clean
 from pipeline.ingest.pgcopy import Column, encode
 from pipeline.ingest.records import Batch
 from pipeline.ingest.sniff import Detected, detect
-from pipeline.ingest.source import sha256_of
+from pipeline.ingest.source import BLOCK_BYTES, sha256_of
 
 POSITION_COLUMNS = (
     Column("mmsi", "integer"),
@@ -66,6 +66,7 @@ class IngestConfig:
     bulk_new_days: bool = True  # build a new day's index after its rows are in
     index_build_mem_mb: int = 256  # maintenance_work_mem for those index builds
     read_ahead_batches: int = 1  # batches read and cleaned ahead of the database writes
+    batch_bytes: int = BLOCK_BYTES  # input read per batch (memory stays flat whatever the file)
 
 
 @dataclass(frozen=True)
@@ -491,7 +492,8 @@ def _load(
         voyages = identity.Accumulator(identity.VOYAGE, file_id)
         reasons: Counter[str] = Counter()
         read = loaded = static_reports = 0
-        prepared = _prepare(detected.iter_batches(received_at), file_id, config)
+        batches = detected.iter_batches(received_at, batch_bytes=config.batch_bytes)
+        prepared = _prepare(batches, file_id, config)
         for item in _read_ahead(prepared, config.read_ahead_batches):
             batch, cleaned = item.batch, item.cleaned
             read += batch.lines_read

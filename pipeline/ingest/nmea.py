@@ -34,7 +34,7 @@ from pipeline.ingest.records import (
     empty_rejects,
     make_rejects,
 )
-from pipeline.ingest.source import SourceFile, inspect, iter_line_blocks
+from pipeline.ingest.source import BLOCK_BYTES, SourceFile, inspect, iter_line_blocks
 
 POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES = frozenset({5, 24})
@@ -501,7 +501,7 @@ def iter_batches(
     since_flush = 0
     number = 0
     with src.open() as stream:
-        for block in iter_line_blocks(stream):
+        for block in iter_line_blocks(stream, block_bytes=min(BLOCK_BYTES, batch_lines * 80)):
             data = block.data
             for i, (start, end) in enumerate(zip(block.starts, block.ends, strict=True)):
                 number = block.first_line + i

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+TEXT = "string[pyarrow]"  # text columns: pandas NA semantics, Arrow-backed vectorised string ops
+
 # Canonical columns and their dtypes. One row per input record (a CSV data line, an NMEA message,
 # a Parquet row). Values are as reported: sentinels (91/181, 102.3, 360, 511) are removed by
 # `clean`, not by the readers.
 RECORD_DTYPES: dict[str, str] = {
     "line_no": "int64",  # first physical line of the record (1 = first line of the file)
     "n_lines": "int32",  # physical lines the record spans (NMEA multi-sentence messages > 1)
-    "kind": "string",  # "position" (may carry static fields too) or "static"
+    "kind": TEXT,  # "position" (may carry static fields too) or "static"
     "mmsi": "Int64",
     "ts": "datetime64[us, UTC]",
     "lat": "float64",
@@ -23,11 +25,11 @@ RECORD_DTYPES: dict[str, str] = {
     "cog": "float64",  # degrees
     "heading": "float64",  # degrees
     "nav_status": "float64",  # ITU-R M.1371 code
-    "name": "string",
-    "imo": "string",
-    "callsign": "string",
+    "name": TEXT,
+    "imo": TEXT,
+    "callsign": TEXT,
     "ship_type": "float64",  # AIS ship and cargo type
-    "destination": "string",
+    "destination": TEXT,
     "eta": "datetime64[us, UTC]",
     "draught_m": "float64",
 }

@@ -17,7 +17,7 @@ from pathlib import Path
 from pipeline.errors import StraitwatchError
 from pipeline.ingest import dma, nmea, noaa
 from pipeline.ingest.records import Batch
-from pipeline.ingest.source import SourceFile, inspect
+from pipeline.ingest.source import BLOCK_BYTES, SourceFile, inspect
 from pipeline.ingest.tabular import (
     Layout,
     iter_csv_batches,
@@ -44,15 +44,30 @@ class Detected:
     def mapping_name(self) -> str | None:
         if self.layout is None or self.fmt in ("noaa", "dma"):
             return None
-        return self.layout.source or self.layout.name
+        return self.layout.name
 
-    def iter_batches(self, received_at: datetime | None = None) -> Iterator[Batch]:
+    def iter_batches(
+        self, received_at: datetime | None = None, *, batch_bytes: int = BLOCK_BYTES
+    ) -> Iterator[Batch]:
+        """The file's batches; `batch_bytes` of input text (or an equivalent row count)."""
         if self.fmt == "nmea":
-            return nmea.iter_batches(self.source.path, received_at=received_at, source=self.source)
+            return nmea.iter_batches(
+                self.source.path,
+                received_at=received_at,
+                source=self.source,
+                batch_lines=max(1, batch_bytes // 80),
+            )
         assert self.layout is not None
         if self.fmt == "parquet":
-            return iter_parquet_batches(self.source, self.layout, received_at=received_at)
-        return iter_csv_batches(self.source, self.layout, received_at=received_at)
+            return iter_parquet_batches(
+                self.source,
+                self.layout,
+                received_at=received_at,
+                batch_rows=max(1, batch_bytes // 100),
+            )
+        return iter_csv_batches(
+            self.source, self.layout, received_at=received_at, block_bytes=batch_bytes
+        )
 
 
 def _first_content_line(head: bytes) -> bytes | None:

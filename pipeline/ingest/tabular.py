@@ -32,6 +32,7 @@ from pipeline.config import SEEDS_DIR
 from pipeline.errors import StraitwatchError
 from pipeline.ingest.records import (
     RECORD_DTYPES,
+    TEXT,
     Batch,
     ReadResult,
     collect,
@@ -283,7 +284,7 @@ def frame_from_table(
     detail) of the rows refused while reading their values."""
     n = table.num_rows
     data: dict[str, object] = {"line_no": line_no, "n_lines": np.ones(n, dtype="int32")}
-    data["kind"] = pd.array(["position"] * n, dtype="string")
+    data["kind"] = pd.array(["position"] * n, dtype=TEXT)
     reason = np.full(n, None, dtype=object)
     detail = np.full(n, None, dtype=object)
 
@@ -317,7 +318,7 @@ def frame_from_table(
                 refuse(bad, "bad_value", source, column)
             data[name] = values
         else:
-            data[name] = _drop_tokens(column, tokens).to_pandas().astype("string").to_numpy()
+            data[name] = _drop_tokens(column, tokens).to_pandas().astype(TEXT).array
 
     mmsi = data.get("mmsi")
     if isinstance(mmsi, np.ndarray):
@@ -456,8 +457,8 @@ def iter_csv_batches(
             if len(index) == 0:
                 yield Batch(conform(pd.DataFrame()), rejects[0], _block_text(block))
                 continue
-            if len(index) == len(block):
-                payload = block.data
+            if index[-1] - index[0] + 1 == len(index):  # one run of lines (the usual case)
+                payload = block.data[block.starts[index[0]] : block.ends[index[-1]]]
             else:
                 payload = b"\n".join(
                     block.data[s:e]
