@@ -8,9 +8,12 @@ learnt later in a period fills that period. Two different values reported at the
 keep the later line. Repeated identical reports only move `last_seen_at`.
 
 I/O: `merge_history` rebuilds the histories of the MMSIs a file reported on from what is stored
-(each stored period gives its first and last report) plus the file's reports, so files loaded
-out of time order still give the history a single chronological load would have given, and
-writes only the difference (rows kept, updated, deleted, inserted).
+(each stored period gives its first and last report) plus the file's reports, and writes only
+the difference (rows kept, updated, deleted, inserted). Files that cover separate spans of time
+(daily files) give, in any load order, the history a single chronological load gives. Only the
+first and last report of each run of equal reports is kept, so when two files overlap in time
+and one reports a value inside a run of another value of the other file, the run is taken to
+last from its first to its last report (the reports in between are not stored).
 """
 
 from __future__ import annotations
