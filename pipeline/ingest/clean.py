@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.ingest.records import STATIC_FIELDS, TEXT
 from pipeline.vessels import SHIP_MMSI_MAX, SHIP_MMSI_MIN, imo_valid_mask
@@ -63,9 +65,19 @@ def normalise_imo(imo: pd.Series) -> pd.Series:
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
-    text = values.astype(TEXT).str.replace("@", " ", regex=False).str.strip()
-    text = text.str.replace(r"\s+", " ", regex=True)
-    return text.mask(text == "")
+    """Trimmed text with AIS padding ('@') and runs of blanks made single spaces; '' -> NA."""
+    text = pa.chunked_array([pa.array(values.astype(TEXT), type=pa.large_string())])
+    text = pc.replace_substring(text, "@", " ")
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+    return pd.Series(pd.array(text.cast(pa.string()), dtype=TEXT), index=values.index)
+
+
+def _imo_valid(imo: pd.Series) -> pd.Series:
+    """Check digit verdict per row (NA where there is no IMO), computed once per value."""
+    values = imo.dropna().unique()
+    verdict = dict(zip(values, imo_valid_mask(pd.Series(values, dtype=TEXT)), strict=True))
+    return imo.map(verdict).astype("boolean")
 
 
 def _small_int(values: pd.Series, low: int, high: int) -> pd.Series:
@@ -130,7 +142,11 @@ def clean(
     # duplicates among the fixes still standing, the first in the file wins
     candidate = is_position & pd.isna(reason)
     keyed = pd.DataFrame(
-        {"mmsi": mmsi, "ts": ts.to_numpy(), "line_no": records["line_no"].to_numpy()}
+        {
+            "mmsi": mmsi,
+            "ts": ts.to_numpy(dtype="datetime64[us]"),
+            "line_no": records["line_no"].to_numpy(),
+        }
     )[candidate]
     if len(keyed):
         keyed = keyed.sort_values("line_no", kind="stable")
@@ -176,8 +192,8 @@ def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> 
             "lon": records["lon"].to_numpy(dtype="float64"),
             "sog": np.where((sog >= 0) & (sog <= config.sog_max_kn), sog, np.nan),
             "cog": np.where((cog >= 0) & (cog < 360), cog, np.nan),
-            "heading": _small_int(records["heading"], 0, 359).to_numpy(),
-            "nav_status": _small_int(records["nav_status"], 0, 15).to_numpy(),
+            "heading": _small_int(records["heading"], 0, 359).array,
+            "nav_status": _small_int(records["nav_status"], 0, 15).array,
             "line_no": records["line_no"].to_numpy(dtype="int64"),
         }
     )
@@ -192,16 +208,14 @@ def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:
             "mmsi": mmsi.astype("int64"),
             "ts": records["ts"].array,
             "line_no": records["line_no"].to_numpy(dtype="int64"),
-            "name": _clean_text(records["name"]).to_numpy(),
-            "imo": imo.to_numpy(),
-            "imo_valid": imo_valid_mask(imo).where(imo.notna()).astype("boolean").to_numpy(),
-            "callsign": _clean_text(records["callsign"]).to_numpy(),
-            "ship_type": _small_int(records["ship_type"], 1, 99).to_numpy(),
-            "destination": _clean_text(records["destination"]).to_numpy(),
+            "name": _clean_text(records["name"]).array,
+            "imo": imo.array,
+            "imo_valid": _imo_valid(imo).array,
+            "callsign": _clean_text(records["callsign"]).array,
+            "ship_type": _small_int(records["ship_type"], 1, 99).array,
+            "destination": _clean_text(records["destination"]).array,
             "eta": records["eta"].array,
             "draught_m": np.where(np.isfinite(draught) & (draught > 0), draught, np.nan),
         }
     )
-    for col in ("name", "imo", "callsign", "destination"):
-        frame[col] = frame[col].astype(TEXT)
     return frame

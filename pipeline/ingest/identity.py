@@ -61,29 +61,27 @@ def observations(statics: pd.DataFrame, spec: HistorySpec, file_id: int | None) 
 
 def _same_as_previous(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
     """Row equals the row before it (same MMSI and same values, missing == missing)."""
-    same = frame["mmsi"].to_numpy() == np.roll(frame["mmsi"].to_numpy(), 1)
-    for f in fields:
-        col = frame[f]
-        prev = col.shift(1)
-        equal = ((col == prev).fillna(False) | (col.isna() & prev.isna())).to_numpy(dtype=bool)
-        same &= equal
-    if len(same):
-        same[0] = False
+    mmsi = frame["mmsi"].to_numpy()
+    values = pd.util.hash_pandas_object(frame[fields], index=False).to_numpy()
+    same = np.zeros(len(frame), dtype=bool)
+    same[1:] = (mmsi[1:] == mmsi[:-1]) & (values[1:] == values[:-1])
     return same
 
 
 def _sort(obs: pd.DataFrame) -> pd.DataFrame:
-    return obs.sort_values(["mmsi", "ts", "seq"], kind="stable", ignore_index=True)
+    ts = obs["ts"].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((obs["seq"].to_numpy(), ts, obs["mmsi"].to_numpy()))
+    return obs.take(order).reset_index(drop=True)
 
 
 def compress(obs: pd.DataFrame, spec: HistorySpec) -> pd.DataFrame:
     """Keep the first and last report of every run of identical reports (per MMSI, in time
-    order): the history built from what is kept is the one built from everything."""
+    order): for reports that come in time order, the history built from what is kept is the
+    one built from everything."""
     if obs.empty:
         return obs
     obs = _sort(obs)
-    fields = list(spec.fields)
-    same_prev = _same_as_previous(obs, fields)
+    same_prev = _same_as_previous(obs, list(spec.fields))
     same_next = np.append(same_prev[1:], False)
     return obs[~(same_prev & same_next)].reset_index(drop=True)
 

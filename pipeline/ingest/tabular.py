@@ -357,18 +357,23 @@ def frame_from_table(
 
 
 def _field_counts(block: LineBlock, delimiter: bytes, quote: bytes = b'"') -> np.ndarray:
-    """Number of fields on each line of the block (quoted delimiters handled)."""
+    """Number of fields on each line of the block; -1 for a line with an unbalanced quote.
+
+    A delimiter counts when an even number of quotes precede it on its line (RFC 4180
+    quoting, where a doubled quote inside a field adds two)."""
     buf = np.frombuffer(block.data, dtype=np.uint8)
     delims = np.flatnonzero(buf == delimiter[0])
-    counts = np.searchsorted(delims, block.ends) - np.searchsorted(delims, block.starts) + 1
     quotes = np.flatnonzero(buf == quote[0])
-    if len(quotes):
-        n_quotes = np.searchsorted(quotes, block.ends) - np.searchsorted(quotes, block.starts)
-        counts = counts.copy()
-        counts[n_quotes % 2 == 1] = -1  # unbalanced: a quoted newline or a broken line
-        for i in np.flatnonzero((n_quotes > 0) & (n_quotes % 2 == 0)):
-            line = block.data[block.starts[i] : block.ends[i]].decode("utf-8", "replace")
-            counts[i] = len(next(csv.reader([line], delimiter=delimiter.decode())))
+    lo, hi = np.searchsorted(delims, block.starts), np.searchsorted(delims, block.ends)
+    if len(quotes) == 0:
+        return hi - lo + 1
+    line_of = np.searchsorted(block.starts, delims, side="right") - 1
+    quotes_before = np.searchsorted(quotes, delims) - np.searchsorted(quotes, block.starts)[line_of]
+    outside = np.zeros(len(delims) + 1, dtype=np.int64)
+    outside[1:] = np.cumsum(quotes_before % 2 == 0)
+    counts = outside[hi] - outside[lo] + 1
+    n_quotes = np.searchsorted(quotes, block.ends) - np.searchsorted(quotes, block.starts)
+    counts[n_quotes % 2 == 1] = -1
     return counts
 
 
