@@ -64,8 +64,22 @@ def normalise_imo(imo: pd.Series) -> pd.Series:
     return text.mask(zero | (text == ""))
 
 
+def _per_value(transform: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:
+    """Apply `transform` once per distinct value (static fields repeat on every row)."""
+    codes, uniques = pd.factorize(values.astype(TEXT), use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(pd.NA, index=values.index, dtype=TEXT)
+    done = transform(pd.Series(uniques, dtype=TEXT)).astype(TEXT).array
+    out = pd.Series(done.take(np.maximum(codes, 0)), index=values.index, dtype=TEXT)
+    return out.mask(codes < 0)
+
+
 def _clean_text(values: pd.Series) -> pd.Series:
     """Trimmed text with AIS padding ('@') and runs of blanks made single spaces; '' -> NA."""
+    return _per_value(_clean_text_values, values)
+
+
+def _clean_text_values(values: pd.Series) -> pd.Series:
     text = pa.chunked_array([pa.array(values.astype(TEXT), type=pa.large_string())])
     text = pc.replace_substring(text, "@", " ")
     text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
@@ -75,9 +89,11 @@ def _clean_text(values: pd.Series) -> pd.Series:
 
 def _imo_valid(imo: pd.Series) -> pd.Series:
     """Check digit verdict per row (NA where there is no IMO), computed once per value."""
-    values = imo.dropna().unique()
-    verdict = dict(zip(values, imo_valid_mask(pd.Series(values, dtype=TEXT)), strict=True))
-    return imo.map(verdict).astype("boolean")
+    codes, uniques = pd.factorize(imo, use_na_sentinel=True)
+    verdict = imo_valid_mask(pd.Series(uniques, dtype=TEXT)).to_numpy(dtype=bool)
+    out = pd.array(np.append(verdict, False)[codes], dtype="boolean")  # -1 picks the pad
+    out[codes < 0] = pd.NA
+    return pd.Series(out, index=imo.index)
 
 
 def _small_int(values: pd.Series, low: int, high: int) -> pd.Series:
@@ -201,7 +217,7 @@ def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> 
 
 
 def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:
-    imo = normalise_imo(records["imo"])
+    imo = _per_value(normalise_imo, records["imo"])
     draught = records["draught_m"].to_numpy(dtype="float64", na_value=np.nan)
     frame = pd.DataFrame(
         {

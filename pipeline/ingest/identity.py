@@ -61,29 +61,39 @@ def observations(statics: pd.DataFrame, spec: HistorySpec, file_id: int | None) 
 
 def _same_as_previous(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
     """Row equals the row before it (same MMSI and same values, missing == missing)."""
-    mmsi = frame["mmsi"].to_numpy()
-    values = pd.util.hash_pandas_object(frame[fields], index=False).to_numpy()
-    same = np.zeros(len(frame), dtype=bool)
+    return _runs(frame["mmsi"].to_numpy(), _value_hash(frame, fields))
+
+
+def _value_hash(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame[fields], index=False).to_numpy()
+
+
+def _runs(mmsi: np.ndarray, values: np.ndarray) -> np.ndarray:
+    same = np.zeros(len(mmsi), dtype=bool)
     same[1:] = (mmsi[1:] == mmsi[:-1]) & (values[1:] == values[:-1])
     return same
 
 
-def _sort(obs: pd.DataFrame) -> pd.DataFrame:
+def _order(obs: pd.DataFrame) -> np.ndarray:
     ts = obs["ts"].to_numpy(dtype="datetime64[us]").view("int64")
-    order = np.lexsort((obs["seq"].to_numpy(), ts, obs["mmsi"].to_numpy()))
-    return obs.take(order).reset_index(drop=True)
+    return np.lexsort((obs["seq"].to_numpy(), ts, obs["mmsi"].to_numpy()))
+
+
+def _sort(obs: pd.DataFrame) -> pd.DataFrame:
+    return obs.take(_order(obs)).reset_index(drop=True)
 
 
 def compress(obs: pd.DataFrame, spec: HistorySpec) -> pd.DataFrame:
     """Keep the first and last report of every run of identical reports (per MMSI, in time
     order): for reports that come in time order, the history built from what is kept is the
-    one built from everything."""
+    one built from everything. Works on sort keys and value hashes; only the rows kept are
+    copied."""
     if obs.empty:
         return obs
-    obs = _sort(obs)
-    same_prev = _same_as_previous(obs, list(spec.fields))
+    order = _order(obs)
+    same_prev = _runs(obs["mmsi"].to_numpy()[order], _value_hash(obs, list(spec.fields))[order])
     same_next = np.append(same_prev[1:], False)
-    return obs[~(same_prev & same_next)].reset_index(drop=True)
+    return obs.take(order[~(same_prev & same_next)]).reset_index(drop=True)
 
 
 def build_history(obs: pd.DataFrame, spec: HistorySpec) -> pd.DataFrame:
@@ -149,7 +159,7 @@ class Accumulator:
         self.obs: pd.DataFrame | None = None
 
     def add(self, statics: pd.DataFrame) -> None:
-        new = observations(statics, self.spec, self.file_id)
+        new = compress(observations(statics, self.spec, self.file_id), self.spec)
         if new.empty:
             return
         both = new if self.obs is None else pd.concat([self.obs, new], ignore_index=True)
