@@ -65,7 +65,14 @@ def _same_as_previous(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
 
 
 def _value_hash(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
-    return pd.util.hash_pandas_object(frame[fields], index=False).to_numpy()
+    """One integer per distinct combination of the fields' values (missing included); the
+    numbers only compare rows of this frame."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for f in fields:
+        codes, uniques = pd.factorize(frame[f], use_na_sentinel=True)
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+        combined, _ = pd.factorize(combined)  # renumber: keeps the product small
+    return combined
 
 
 def _runs(mmsi: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -104,10 +104,19 @@ class _Prepared:
     days: dict[date, tuple[pd.DataFrame, bytes]]  # positions of each UTC day, COPY-encoded
 
 
-def _prepare(batches: Iterator[Batch], file_id: int, config: IngestConfig) -> Iterator[_Prepared]:
+def _prepare(
+    batches: Iterator[Batch],
+    file_id: int,
+    config: IngestConfig,
+    histories: list[identity.Accumulator],
+) -> Iterator[_Prepared]:
+    """Clean, encode and fold static reports into `histories`, batch by batch (pure work,
+    run ahead of the database writes)."""
     now = datetime.now(UTC)
     for batch in batches:
         cleaned = clean(batch.records, config.clean, now=now)
+        for history in histories:
+            history.add(cleaned.statics)
         positions = cleaned.positions.assign(file_id=file_id)
         days: dict[date, tuple[pd.DataFrame, bytes]] = {}
         if len(positions):
@@ -493,7 +502,7 @@ def _load(
         reasons: Counter[str] = Counter()
         read = loaded = static_reports = 0
         batches = detected.iter_batches(received_at, batch_bytes=config.batch_bytes)
-        prepared = _prepare(batches, file_id, config)
+        prepared = _prepare(batches, file_id, config, [ids, voyages])
         for item in _read_ahead(prepared, config.read_ahead_batches):
             batch, cleaned = item.batch, item.cleaned
             read += batch.lines_read
@@ -503,15 +512,12 @@ def _load(
                 if len(conflicts)
                 else cleaned.rejects
             )
-            statics = cleaned.statics
             if len(conflicts):
-                lost = batch.expand_rejects(conflicts)
-                loaded -= len(lost)
-                statics = statics[~statics["line_no"].isin(conflicts["line_no"])]
+                # their static data, if any, still counts: it is the report already loaded
+                # from the other file, at the same instant
+                loaded -= len(batch.expand_rejects(conflicts))
             loaded += cleaned.loaded_lines
-            static_reports += len(statics)
-            ids.add(statics)
-            voyages.add(statics)
+            static_reports += len(cleaned.statics)
             rejects = pd.concat([batch.rejects, refused], ignore_index=True)
             _write_rejects(conn, file_id, rejects)
             reasons.update(rejects["reason"].astype(str).tolist())
