@@ -402,16 +402,37 @@ def _column_names(header: list[str]) -> list[str]:
     return names
 
 
-def _parse_csv_lines(data: bytes, names: list[str], layout: Layout) -> pa.Table:
+def _typed_columns(layout: Layout) -> dict[str, pa.DataType]:
+    """Source columns pyarrow can convert itself while parsing (the rest are read as text)."""
+    types: dict[str, pa.DataType] = {}
+    for name, source in layout.columns.items():
+        if name in layout.text_codes or layout.null_tokens.get(name):
+            continue
+        if name in NUMERIC_FIELDS:
+            types[source] = pa.float64()
+        elif name == "ts" and not set(layout.timestamp_formats) & {"epoch_s", "epoch_ms"}:
+            types[source] = pa.timestamp("us")
+    return types
+
+
+def _parse_csv_lines(data: bytes, names: list[str], layout: Layout, typed: bool) -> pa.Table:
+    """Parse lines of a block. `typed`: numbers and times converted by pyarrow (fast; raises
+    ArrowInvalid on any value it cannot convert), else every column as text."""
     wanted = [c for c in layout.source_columns if c in names]
+    types = dict.fromkeys(wanted, pa.string())
+    if typed:
+        types.update(_typed_columns(layout))
     read = pacsv.ReadOptions(column_names=names, block_size=max(1 << 20, len(data) + 1))
     parse = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False)
     convert = pacsv.ConvertOptions(
         include_columns=wanted,
-        column_types=dict.fromkeys(wanted, pa.string()),
+        column_types=types,
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
+        timestamp_parsers=[
+            pacsv.ISO8601 if f == "ISO8601" else f for f in layout.timestamp_formats
+        ],
     )
     try:
         return pacsv.read_csv(pa.py_buffer(data), read, parse, convert)
@@ -423,6 +444,23 @@ def _parse_csv_lines(data: bytes, names: list[str], layout: Layout) -> pa.Table:
     return pacsv.read_csv(pa.py_buffer(data), read, parse, convert)
 
 
+def _parse_block(
+    block: LineBlock, lines: np.ndarray, names: list[str], layout: Layout, typed: bool
+) -> pa.Table | None:
+    """One pyarrow call for lines `lines` of the block if they all parse and align with the
+    lines (one row per line); None otherwise."""
+    if lines[-1] - lines[0] + 1 == len(lines):  # one run of lines (the usual case)
+        payload = block.data[block.starts[lines[0]] : block.ends[lines[-1]]]
+    else:
+        starts, ends = block.starts[lines], block.ends[lines]
+        payload = b"\n".join(block.data[s:e] for s, e in zip(starts, ends, strict=True))
+    try:
+        table = _parse_csv_lines(payload, names, layout, typed)
+    except pa.ArrowInvalid:
+        return None
+    return table if table.num_rows == len(lines) else None
+
+
 def iter_csv_batches(
     src: SourceFile,
     layout: Layout,
@@ -430,7 +468,12 @@ def iter_csv_batches(
     received_at: datetime | None = None,
     block_bytes: int = BLOCK_BYTES,
 ) -> Iterator[Batch]:
-    """Read a delimited text file in blocks of lines, one `Batch` per block."""
+    """Read a delimited text file in blocks of lines, one `Batch` per block.
+
+    Each block is parsed optimistically in one pyarrow call with numbers and times converted
+    on the way; only when that fails (a malformed line, a value pyarrow cannot convert, a
+    quoted newline) are its lines checked one by one (field counts, with NumPy) and parsed
+    as text, so that each bad line is refused with its own reason."""
     header_line, header = read_header(src, layout.delimiter)
     names = _column_names(header)
     absent = [c for c in layout.source_columns if c not in names]
@@ -440,46 +483,42 @@ def iter_csv_batches(
             f"{layout.name} not in the header (line {header_line})"
         )
     delimiter = layout.delimiter.encode()
+    typed = True
     with src.open() as stream:
         for block in iter_line_blocks(stream, block_bytes=block_bytes):
             numbers = block.line_numbers
             data_line = (numbers > header_line) & (block.ends > block.starts)
-            counts = _field_counts(block, delimiter)
-            good = data_line & (counts == len(names))
-            bad = data_line & ~good
-            rejects = [
-                make_rejects(
-                    numbers[bad],
-                    block.text(np.flatnonzero(bad)),
-                    "malformed_row",
-                    [
-                        f"{c} fields, header has {len(names)}" if c >= 0 else "unbalanced quote"
-                        for c in counts[bad]
-                    ],
+            rejects = []
+            index = np.flatnonzero(data_line)
+            table = None
+            if len(index) and typed:
+                table = _parse_block(block, index, names, layout, typed=True)
+                typed = table is not None  # text from now on: this file needs it
+            if table is None and len(index):
+                counts = _field_counts(block, delimiter)
+                good = data_line & (counts == len(names))
+                bad = data_line & ~good
+                rejects.append(
+                    make_rejects(
+                        numbers[bad],
+                        block.text(np.flatnonzero(bad)),
+                        "malformed_row",
+                        [
+                            f"{c} fields, header has {len(names)}" if c >= 0 else "unbalanced quote"
+                            for c in counts[bad]
+                        ],
+                    )
                 )
-            ]
-            index = np.flatnonzero(good)
-            if len(index) == 0:
-                yield Batch(conform(pd.DataFrame()), rejects[0], _block_text(block))
+                index = np.flatnonzero(good)
+                if len(index):
+                    table = _parse_block(block, index, names, layout, typed=False)
+                    if table is None:
+                        raise StraitwatchError(
+                            f"{src.path}: cannot parse lines {numbers[0]}-{numbers[-1]}"
+                        )
+            if table is None:
+                yield Batch(conform(pd.DataFrame()), _concat_rejects(rejects), _block_text(block))
                 continue
-            if index[-1] - index[0] + 1 == len(index):  # one run of lines (the usual case)
-                payload = block.data[block.starts[index[0]] : block.ends[index[-1]]]
-            else:
-                payload = b"\n".join(
-                    block.data[s:e]
-                    for s, e in zip(block.starts[index], block.ends[index], strict=True)
-                )
-            try:
-                table = _parse_csv_lines(payload, names, layout)
-            except pa.ArrowInvalid as exc:
-                raise StraitwatchError(
-                    f"{src.path}: cannot parse lines {numbers[0]}-{numbers[-1]}: {exc}"
-                ) from exc
-            if table.num_rows != len(index):
-                raise StraitwatchError(
-                    f"{src.path}: lines {numbers[0]}-{numbers[-1]} gave {table.num_rows} rows "
-                    f"for {len(index)} lines"
-                )
             records, refused = frame_from_table(table, layout, numbers[index], received_at)
             if len(refused):
                 at = np.searchsorted(numbers, refused["line_no"].to_numpy())
