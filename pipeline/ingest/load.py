@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from psycopg import sql
 from pipeline import db
 from pipeline.errors import StraitwatchError
 from pipeline.ingest import identity
-from pipeline.ingest.clean import CleanConfig, Cleaned, clean
+from pipeline.ingest.clean import CleanConfig, clean
 from pipeline.ingest.pgcopy import Column, encode
 from pipeline.ingest.records import Batch
 from pipeline.ingest.sniff import Detected, detect
@@ -99,9 +99,14 @@ class _RestartIndexed(Exception):
 
 @dataclass
 class _Prepared:
-    batch: Batch
-    cleaned: Cleaned
+    """One batch, ready for the database: only what the writes need is kept."""
+
+    lines_read: int
+    loaded_lines: int  # before the database has its say on duplicates of loaded fixes
+    static_reports: int
+    rejects: pd.DataFrame  # reader and cleaning rejects, one row per physical line
     days: dict[date, tuple[pd.DataFrame, bytes]]  # positions of each UTC day, COPY-encoded
+    lines_of: Callable[[pd.DataFrame], pd.DataFrame]  # refused records -> rejected lines
 
 
 def _prepare(
@@ -123,7 +128,20 @@ def _prepare(
             day = positions["ts"].dt.floor("D")
             for value, part in positions.groupby(day, sort=True):
                 days[value.date()] = (part, encode(part, POSITION_COLUMNS))
-        yield _Prepared(batch, cleaned, days)
+        rejects = pd.concat(
+            [batch.rejects, batch.expand_rejects(cleaned.rejects)], ignore_index=True
+        )
+        light = Batch(
+            batch.records.iloc[:0], batch.rejects.iloc[:0], batch.raw_text, batch.member_lines
+        )
+        yield _Prepared(
+            lines_read=batch.lines_read,
+            loaded_lines=cleaned.loaded_lines,
+            static_reports=len(cleaned.statics),
+            rejects=rejects,
+            days=days,
+            lines_of=light.expand_rejects,
+        )
 
 
 def _read_ahead(items: Iterator[_Prepared], depth: int) -> Iterator[_Prepared]:
@@ -504,21 +522,17 @@ def _load(
         batches = detected.iter_batches(received_at, batch_bytes=config.batch_bytes)
         prepared = _prepare(batches, file_id, config, [ids, voyages])
         for item in _read_ahead(prepared, config.read_ahead_batches):
-            batch, cleaned = item.batch, item.cleaned
-            read += batch.lines_read
+            read += item.lines_read
+            loaded += item.loaded_lines
+            static_reports += item.static_reports
+            rejects = item.rejects
             conflicts = writer.write(item.days)
-            refused = batch.expand_rejects(
-                pd.concat([cleaned.rejects, conflicts], ignore_index=True)
-                if len(conflicts)
-                else cleaned.rejects
-            )
             if len(conflicts):
                 # their static data, if any, still counts: it is the report already loaded
                 # from the other file, at the same instant
-                loaded -= len(batch.expand_rejects(conflicts))
-            loaded += cleaned.loaded_lines
-            static_reports += len(cleaned.statics)
-            rejects = pd.concat([batch.rejects, refused], ignore_index=True)
+                lost = item.lines_of(conflicts)
+                loaded -= len(lost)
+                rejects = pd.concat([rejects, lost], ignore_index=True)
             _write_rejects(conn, file_id, rejects)
             reasons.update(rejects["reason"].astype(str).tolist())
         rejected = sum(reasons.values())

@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.errors import StraitwatchError
 
-BLOCK_BYTES = 16 << 20  # about 150,000 NOAA lines: big enough for COPY, small for memory
+BLOCK_BYTES = 8 << 20  # about 75,000 NOAA lines: big enough for COPY, small for memory
 _MAGIC = {
     b"\x1f\x8b": "gzip",
     b"BZh": "bz2",
