@@ -24,7 +24,7 @@ from pipeline.ingest.records import STATIC_FIELDS, TEXT
 from pipeline.vessels import SHIP_MMSI_MAX, SHIP_MMSI_MIN, imo_valid_mask
 
 POSITION_COLUMNS = ["mmsi", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status"]
-STATIC_COLUMNS = ["mmsi", "ts", "line_no", "name", "imo", "imo_valid", "callsign", "ship_type"]
+STATIC_COLUMNS = ["mmsi", "ts", "line_no", "name", "imo", "callsign", "ship_type"]
 STATIC_COLUMNS += ["destination", "eta", "draught_m"]
 
 
@@ -44,7 +44,8 @@ class Cleaned:
     """What `clean` made of a frame of records.
 
     positions: POSITION_COLUMNS + line_no, sorted by (mmsi, ts), missing values NaN / NA.
-    statics: one row per accepted record that carried any static or voyage field.
+    statics: one row per accepted record that carried any static or voyage field, sorted by
+        (mmsi, ts, line_no); text as reported (`normalise_statics` cleans it).
     rejects: line_no, reason, detail of each refused record (first line of the record).
     loaded_lines: physical lines of the accepted records.
     """
@@ -217,21 +218,40 @@ def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> 
 
 
 def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:
-    imo = _per_value(normalise_imo, records["imo"])
     draught = records["draught_m"].to_numpy(dtype="float64", na_value=np.nan)
+    ts = records["ts"]
+    order = np.lexsort(
+        (
+            records["line_no"].to_numpy(),
+            ts.to_numpy(dtype="datetime64[us]").view("int64"),
+            mmsi,
+        )
+    )
     frame = pd.DataFrame(
         {
             "mmsi": mmsi.astype("int64"),
-            "ts": records["ts"].array,
+            "ts": ts.array,
             "line_no": records["line_no"].to_numpy(dtype="int64"),
-            "name": _clean_text(records["name"]).array,
-            "imo": imo.array,
-            "imo_valid": _imo_valid(imo).array,
-            "callsign": _clean_text(records["callsign"]).array,
+            "name": records["name"].array,
+            "imo": records["imo"].array,
+            "callsign": records["callsign"].array,
             "ship_type": _small_int(records["ship_type"], 1, 99).array,
-            "destination": _clean_text(records["destination"]).array,
+            "destination": records["destination"].array,
             "eta": records["eta"].array,
             "draught_m": np.where(np.isfinite(draught) & (draught > 0), draught, np.nan),
         }
     )
-    return frame
+    return frame.take(order).reset_index(drop=True)
+
+
+def normalise_statics(statics: pd.DataFrame) -> pd.DataFrame:
+    """Static reports with their text cleaned (see `_clean_text`), IMO numbers normalised and
+    an `imo_valid` column (check digit right; NA where there is no IMO)."""
+    out = statics.copy()
+    for col in ("name", "callsign", "destination"):
+        if col in out:
+            out[col] = _clean_text(out[col])
+    if "imo" in out:
+        out["imo"] = _per_value(normalise_imo, out["imo"])
+        out["imo_valid"] = _imo_valid(out["imo"])
+    return out

@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from pipeline import db
+from pipeline.ingest.clean import normalise_statics
 from pipeline.ingest.records import TEXT
 from pipeline.vessels import flags_of, imo_valid_mask
 
@@ -49,14 +50,16 @@ VOYAGE = HistorySpec("voyage_reports", ("destination", "eta", "draught_m"), "rep
 
 
 def observations(statics: pd.DataFrame, spec: HistorySpec, file_id: int | None) -> pd.DataFrame:
-    """Reports that carry at least one of the spec's fields: mmsi, ts, seq, file_id, fields."""
+    """Reports that carry at least one of the spec's fields: mmsi, ts, seq, fields, file_id
+    (text normalised, see clean.normalise_statics)."""
     fields = list(spec.fields)
-    present = statics[fields].notna().any(axis=1)
-    obs = statics.loc[present, ["mmsi", "ts", "line_no", *fields]].rename(
-        columns={"line_no": "seq"}
-    )
+    present = np.zeros(len(statics), dtype=bool)
+    for f in fields:
+        present |= statics[f].notna().to_numpy()
+    obs = statics.loc[present, ["mmsi", "ts", "line_no", *fields]]
+    obs = normalise_statics(obs.rename(columns={"line_no": "seq"}).reset_index(drop=True))
     obs["file_id"] = pd.array([file_id] * len(obs), dtype="Int64")
-    return obs.reset_index(drop=True)
+    return obs[["mmsi", "ts", "seq", *fields, "file_id"]]
 
 
 def _same_as_previous(frame: pd.DataFrame, fields: list[str]) -> np.ndarray:
@@ -160,20 +163,46 @@ def _drop_superseded(periods: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
 class Accumulator:
     """Reports of one file, compressed as they come so memory stays small."""
 
-    def __init__(self, spec: HistorySpec, file_id: int | None) -> None:
+    def __init__(self, spec: HistorySpec, file_id: int | None, *, fold_rows: int = 200_000) -> None:
         self.spec = spec
         self.file_id = file_id
-        self.obs: pd.DataFrame | None = None
+        self.fold_rows = fold_rows  # compress what is held whenever it reaches this many rows
+        self._parts: list[pd.DataFrame] = []
+        self._rows = 0
 
     def add(self, statics: pd.DataFrame) -> None:
-        new = compress(observations(statics, self.spec, self.file_id), self.spec)
-        if new.empty:
+        """Fold in a batch of static reports (as `clean` gives them: sorted by mmsi, ts)."""
+        fields = list(self.spec.fields)
+        present = np.zeros(len(statics), dtype=bool)
+        for f in fields:
+            present |= statics[f].notna().to_numpy()
+        if not present.any():
             return
-        both = new if self.obs is None else pd.concat([self.obs, new], ignore_index=True)
-        self.obs = compress(both, self.spec)
+        reports = statics if present.all() else statics[present]
+        # runs of equal raw reports first (cheap); only the rows kept are normalised
+        same_prev = _same_as_previous(reports, fields)
+        same_next = np.append(same_prev[1:], False)
+        new = observations(reports[~(same_prev & same_next)], self.spec, self.file_id)
+        self._parts.append(new)
+        self._rows += len(new)
+        if self._rows >= self.fold_rows:
+            self._fold()
+
+    def _fold(self) -> None:
+        if len(self._parts) > 1 or self._rows:
+            folded = compress(pd.concat(self._parts, ignore_index=True), self.spec)
+            self._parts, self._rows = [folded], len(folded)
+
+    @property
+    def obs(self) -> pd.DataFrame | None:
+        """The file's reports, compressed (None when it had none)."""
+        if not self._parts:
+            return None
+        self._fold()
+        return self._parts[0]
 
     def __len__(self) -> int:
-        return 0 if self.obs is None else len(self.obs)
+        return self._rows
 
 
 # --------------------------------------------------------------------------- database

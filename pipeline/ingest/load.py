@@ -20,6 +20,7 @@ the whole file back: nothing of it stays, and `ingested_files` does not list it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -435,7 +436,7 @@ def ingest_file(
     done = _already_loaded(conn, digest)
     conn.commit()
     if done is not None:
-        return done
+        return dataclasses.replace(done, path=str(path))
     started = time.perf_counter()
     try:
         try:
@@ -448,7 +449,7 @@ def ingest_file(
             skipped = _already_loaded(conn, digest)
             conn.commit()
             if skipped is not None:
-                return skipped
+                return dataclasses.replace(skipped, path=str(path))
         raise _refused(path, exc) from exc
     except (
         psycopg.errors.IntegrityError,
@@ -460,7 +461,7 @@ def ingest_file(
         skipped = _already_loaded(conn, digest)
         conn.commit()
         assert skipped is not None
-        return skipped
+        return dataclasses.replace(skipped, path=str(path))
     return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
 
 

@@ -56,7 +56,8 @@ REJECT_REASONS: dict[str, str] = {
     "(and not listed under not_a_vessel)",
     "not_a_vessel": "report of a base station, aid to navigation or SAR aircraft (AIS types "
     "4, 9, 21; DMA 'Type of mobile')",
-    "bad_value": "number field that is not a number (detail names the column and value)",
+    "bad_value": "MMSI, latitude or longitude that is not a number (detail names the column "
+    "and value)",
     "bad_timestamp": "time that cannot be read (CSV column, tag block c:, receiver time column)",
     # content (clean)
     "mmsi_out_of_range": "MMSI missing or outside 201000000-775999999 (ship stations)",
@@ -67,8 +68,9 @@ REJECT_REASONS: dict[str, str] = {
     "lon 181) and without static data",
     "position_out_of_range": "latitude outside -90..90 or longitude outside -180..180",
     "position_zero": "latitude 0 and longitude 0 (a receiver default, not a fix)",
-    "duplicate": "same MMSI and time as an earlier record of the same file",
-    "duplicate_of_loaded": "same MMSI and time as a fix already loaded from another file",
+    "duplicate": "same MMSI and time as an earlier record of the same file (the first one is kept)",
+    "duplicate_of_loaded": "same MMSI and time as a fix already loaded from another file "
+    "(detail names it)",
 }
 
 

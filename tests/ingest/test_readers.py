@@ -26,7 +26,7 @@ from ingest_samples import (
 
 from pipeline.errors import StraitwatchError
 from pipeline.ingest import dma, nmea, noaa, tabular
-from pipeline.ingest.clean import clean
+from pipeline.ingest.clean import clean, normalise_statics
 from pipeline.ingest.records import Batch
 from pipeline.ingest.sniff import detect
 
@@ -77,7 +77,7 @@ def test_noaa_sample_counts_and_values() -> None:
         8.8,
         8,
     )
-    statics = cleaned.statics.set_index("mmsi")
+    statics = normalise_statics(cleaned.statics).set_index("mmsi")
     assert statics.loc[636021061, "imo"] == "9307839"  # IMO9307839 -> digits
     assert bool(statics.loc[636021061, "imo_valid"])
     assert statics.loc[636021061, "name"] == "MSC NAISHA III"
