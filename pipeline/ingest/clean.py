@@ -182,10 +182,11 @@ def clean(
 
     accepted = pd.isna(reason)
     keep_position = accepted & is_position
-    positions = _positions(records[keep_position], mmsi[keep_position], config)
-    statics = _statics(
-        records[accepted & (has_static | as_static)], mmsi[accepted & (has_static | as_static)]
+    positions = _positions(
+        _rows(records, POSITION_SOURCE, keep_position), mmsi[keep_position], config
     )
+    static_rows = accepted & (has_static | as_static)
+    statics = _statics(_rows(records, STATIC_SOURCE, static_rows), mmsi[static_rows])
     rejected = ~accepted
     rejects = pd.DataFrame(
         {
@@ -196,6 +197,17 @@ def clean(
     )
     loaded_lines = int(records["n_lines"].to_numpy()[accepted].sum())
     return Cleaned(positions, statics, rejects, loaded_lines)
+
+
+POSITION_SOURCE = ["line_no", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status"]
+STATIC_SOURCE = ["line_no", "ts", "name", "imo", "callsign", "ship_type", "destination", "eta"]
+STATIC_SOURCE += ["draught_m"]
+
+
+def _rows(records: pd.DataFrame, columns: list[str], mask: np.ndarray) -> pd.DataFrame:
+    """The rows of `mask`, only the columns needed (no copy when every row is kept)."""
+    frame = records[columns]
+    return frame if mask.all() else frame[mask]
 
 
 def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> pd.DataFrame:
@@ -214,7 +226,9 @@ def _positions(records: pd.DataFrame, mmsi: np.ndarray, config: CleanConfig) -> 
             "line_no": records["line_no"].to_numpy(dtype="int64"),
         }
     )
-    return frame.sort_values(["mmsi", "ts"], kind="stable", ignore_index=True)
+    ts = frame["ts"].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((frame["line_no"].to_numpy(), ts, frame["mmsi"].to_numpy()))
+    return frame.take(order).reset_index(drop=True)
 
 
 def _statics(records: pd.DataFrame, mmsi: np.ndarray) -> pd.DataFrame:

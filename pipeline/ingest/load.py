@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -123,12 +124,14 @@ def _prepare(
         cleaned = clean(batch.records, config.clean, now=now)
         for history in histories:
             history.add(cleaned.statics)
-        positions = cleaned.positions.assign(file_id=file_id)
+        positions = cleaned.positions
+        positions["file_id"] = np.int64(file_id)
         days: dict[date, tuple[pd.DataFrame, bytes]] = {}
         if len(positions):
-            day = positions["ts"].dt.floor("D")
-            for value, part in positions.groupby(day, sort=True):
-                days[value.date()] = (part, encode(part, POSITION_COLUMNS))
+            day_no = positions["ts"].to_numpy(dtype="datetime64[D]")
+            for value in np.unique(day_no):
+                part = positions if day_no[0] == day_no[-1] == value else positions[day_no == value]
+                days[value.item()] = (part, encode(part, POSITION_COLUMNS))
         rejects = pd.concat(
             [batch.rejects, batch.expand_rejects(cleaned.rejects)], ignore_index=True
         )

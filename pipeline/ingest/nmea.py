@@ -92,9 +92,10 @@ class _Decoder:
     """Line-by-line state machine; `flush()` hands out a Batch of what has been decided."""
 
     def __init__(self, received_at: datetime | None) -> None:
-        self.received_epoch = (
-            pd.Timestamp(received_at).tz_convert("UTC").timestamp() if received_at else None
-        )
+        stamp = pd.Timestamp(received_at) if received_at is not None else None
+        if stamp is not None and stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")  # times without a zone are UTC
+        self.received_epoch = stamp.timestamp() if stamp is not None else None
         self.pending: dict[tuple, _Pending] = {}
         self.groups: dict[str, _Time] = {}
         self.wrapper: tuple[int, str, _Time, str | None] | None = None

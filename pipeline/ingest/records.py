@@ -99,22 +99,16 @@ def make_rejects(
     reason: str | Iterable[str],
     detail: str | Iterable[str | None] | None = None,
 ) -> pd.DataFrame:
-    """A rejects frame (line_no, raw, reason, detail); scalars are broadcast."""
-    lines = np.asarray(list(line_no) if not isinstance(line_no, np.ndarray) else line_no)
+    """A rejects frame (line_no, raw, reason, detail); a str or None reason/detail is repeated."""
+    lines = np.asarray(line_no if isinstance(line_no, np.ndarray) else list(line_no), dtype="int64")
     n = len(lines)
 
-    def column(value: object) -> list:
-        if value is None or isinstance(value, str):
-            return [value] * n
-        return list(value)  # type: ignore[call-overload]
+    def column(value: str | Iterable[str | None] | None) -> pd.api.extensions.ExtensionArray:
+        values = [value] * n if value is None or isinstance(value, str) else list(value)
+        return pd.array(values, dtype="string")
 
     return pd.DataFrame(
-        {
-            "line_no": lines.astype("int64"),
-            "raw": pd.array(column(list(raw)), dtype="string"),
-            "reason": pd.array(column(reason), dtype="string"),
-            "detail": pd.array(column(detail), dtype="string"),
-        }
+        {"line_no": lines, "raw": column(raw), "reason": column(reason), "detail": column(detail)}
     )
 
 

@@ -31,7 +31,6 @@ import pyarrow.csv as pacsv
 from pipeline.config import SEEDS_DIR
 from pipeline.errors import StraitwatchError
 from pipeline.ingest.records import (
-    RECORD_DTYPES,
     TEXT,
     Batch,
     ReadResult,
@@ -77,7 +76,7 @@ WELL_KNOWN_COLUMNS: dict[str, str] = {
     **dict.fromkeys(["navstatus", "navigationalstatus", "status", "navstat"], "nav_status"),
     **dict.fromkeys(["name", "shipname", "vesselname"], "name"),
     **dict.fromkeys(["imo", "imonumber"], "imo"),
-    **dict.fromkeys(["callsign", "call_sign"], "callsign"),
+    **dict.fromkeys(["callsign"], "callsign"),
     **dict.fromkeys(["shiptype", "vesseltype", "shipandcargotype", "type"], "ship_type"),
     **dict.fromkeys(["destination", "dest"], "destination"),
     **dict.fromkeys(["eta"], "eta"),
@@ -318,7 +317,7 @@ def frame_from_table(
                 refuse(bad, "bad_value", source, column)
             data[name] = values
         else:
-            data[name] = _drop_tokens(column, tokens).to_pandas().astype(TEXT).array
+            data[name] = pd.arrays.ArrowStringArray(_drop_tokens(column, tokens))
 
     mmsi = data.get("mmsi")
     if isinstance(mmsi, np.ndarray):
@@ -637,15 +636,3 @@ def read(
 ) -> ReadResult:
     """Read a whole CSV / Parquet file into canonical records and rejects (no database)."""
     return collect(iter_batches(path, mapping=mapping, received_at=received_at))
-
-
-__all__ = [
-    "RECORD_DTYPES",
-    "Layout",
-    "iter_batches",
-    "iter_csv_batches",
-    "iter_parquet_batches",
-    "layout_for_header",
-    "load_mapping",
-    "read",
-]

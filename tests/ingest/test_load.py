@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -312,3 +314,44 @@ def test_console_script_runs(db_url: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == f"{DMA_INDEXED}: dma: read 10, loaded 10, rejected 0\n"
+
+
+def test_a_killed_ingest_leaves_nothing(db_url: str, tmp_path: Path) -> None:
+    from bench.ingest import generate
+
+    path = generate(tmp_path / "day.csv", 300_000)
+    script = (
+        "import sys\n"
+        "from pipeline import db\n"
+        "from pipeline.ingest.load import IngestConfig, ingest_file\n"
+        "with db.connect(sys.argv[1]) as conn:\n"
+        "    ingest_file(conn, sys.argv[2], config=IngestConfig(batch_bytes=1 << 20))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, db_url, str(path)])
+    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    with db.connect(db_url, autocommit=True) as watch:
+
+        def copying() -> bool:
+            return bool(
+                watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND query LIKE 'COPY %%positions%%'",
+                    (dbname,),
+                ).fetchone()[0]
+            )
+
+        deadline = time.monotonic() + 120
+        while not copying():
+            assert child.poll() is None, "the ingest ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        while watch.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        counts = table_counts(watch)
+    assert counts == dict.fromkeys(counts, 0)
