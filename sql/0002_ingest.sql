@@ -55,8 +55,9 @@ CREATE TABLE straitwatch.vessel_identity (
     flag         text,                  -- ISO 3166 alpha-2 from the MMSI's MID
     valid_from   timestamptz NOT NULL,   -- first report of this identity
     valid_to     timestamptz,            -- first report of the next identity; NULL = current
-    last_seen_at timestamptz NOT NULL,   -- last report of this identity (lets later files, loaded
-                                         -- out of order, rebuild the history exactly)
+    last_seen_at timestamptz,            -- last report of this identity (lets later files, loaded
+                                         -- out of order, rebuild the history); the loader always
+                                         -- sets it, NULL (rows written by hand) reads as valid_from
     file_id      bigint,                 -- file of the first report
     CHECK (valid_to IS NULL OR valid_to > valid_from),
     CHECK (last_seen_at >= valid_from AND (valid_to IS NULL OR last_seen_at <= valid_to))
@@ -73,7 +74,7 @@ CREATE TABLE straitwatch.voyage_reports (
     destination  text,
     eta          timestamptz,
     draught_m    real,
-    last_seen_at timestamptz NOT NULL,   -- last report before the values changed
+    last_seen_at timestamptz,            -- last report before the values changed (NULL: reported_at)
     file_id      bigint,
     PRIMARY KEY (mmsi, reported_at)
 );

@@ -212,9 +212,14 @@ def _stored(conn: psycopg.Connection, spec: HistorySpec, mmsis: np.ndarray) -> p
     cols = ["mmsi", spec.start, "last_seen_at", *spec.fields, "file_id"]
     if spec.has_end:
         cols.append("valid_to")
+    selected = [
+        sql.SQL("coalesce(last_seen_at, {}) AS last_seen_at").format(sql.Identifier(spec.start))
+        if c == "last_seen_at"
+        else sql.Identifier(c)
+        for c in cols
+    ]
     query = sql.SQL("SELECT {} FROM {} WHERE mmsi = ANY(%s)").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in cols),
-        sql.Identifier(db.SCHEMA, spec.table),
+        sql.SQL(", ").join(selected), sql.Identifier(db.SCHEMA, spec.table)
     )
     frame = db.read_frame(conn, query, ([int(m) for m in mmsis],))
     if frame.empty:
