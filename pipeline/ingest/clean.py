@@ -98,9 +98,11 @@ def _imo_valid(imo: pd.Series) -> pd.Series:
 
 
 def _small_int(values: pd.Series, low: int, high: int) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    ok = numbers.between(low, high) & (numbers.round() == numbers)
-    return numbers.where(ok).astype("Int16")
+    """Whole numbers in [low, high] as Int16; anything else is missing."""
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    ok = (numbers >= low) & (numbers <= high) & (np.round(numbers) == numbers)
+    data = np.where(ok, numbers, 0).astype("int16")
+    return pd.Series(pd.arrays.IntegerArray(data, ~ok), index=values.index)
 
 
 def clean(
@@ -156,24 +158,23 @@ def clean(
     refuse(is_position & ((np.abs(lat) > 90) | (np.abs(lon) > 180)), "position_out_of_range", where)
     refuse(is_position & (lat == 0) & (lon == 0), "position_zero", None)
 
-    # duplicates among the fixes still standing, the first in the file wins
-    candidate = is_position & pd.isna(reason)
-    keyed = pd.DataFrame(
-        {
-            "mmsi": mmsi,
-            "ts": ts.to_numpy(dtype="datetime64[us]"),
-            "line_no": records["line_no"].to_numpy(),
-        }
-    )[candidate]
-    if len(keyed):
-        keyed = keyed.sort_values("line_no", kind="stable")
-        dup = keyed.duplicated(["mmsi", "ts"], keep="first")
-        if dup.any():
-            first = keyed.groupby(["mmsi", "ts"], sort=False)["line_no"].transform("first")
+    # duplicates among the fixes still standing, the first in the file wins: sorted by
+    # (mmsi, ts, line), a repeat is a row with the same mmsi and ts as the row before it
+    candidate = np.flatnonzero(is_position & pd.isna(reason))
+    if len(candidate):
+        lines = records["line_no"].to_numpy()[candidate]
+        stamps = ts.to_numpy(dtype="datetime64[us]").view("int64")[candidate]
+        keys = mmsi[candidate]
+        order = np.lexsort((lines, stamps, keys))
+        k, t = keys[order], stamps[order]
+        repeat = np.zeros(len(order), dtype=bool)
+        repeat[1:] = (k[1:] == k[:-1]) & (t[1:] == t[:-1])
+        if repeat.any():
+            run_start = np.maximum.accumulate(np.where(~repeat, np.arange(len(order)), 0))
             mask = np.zeros(n, dtype=bool)
-            mask[dup.index[dup.to_numpy()]] = True
+            mask[candidate[order[repeat]]] = True
             original = np.zeros(n, dtype="int64")
-            original[dup.index[dup.to_numpy()]] = first[dup.to_numpy()]
+            original[candidate[order[repeat]]] = lines[order[run_start[repeat]]]
             refuse(
                 mask,
                 "duplicate",
