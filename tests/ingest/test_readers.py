@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
 import pytest
@@ -107,6 +108,10 @@ def _compressed(tmp_path: Path, source: Path, kind: str) -> Path:
     elif kind == "bz2":
         out = tmp_path / (source.name + ".bz2")
         out.write_bytes(bz2.compress(data))
+    elif kind == "zst":  # NOAA publishes 2025 data as ais-YYYY-MM-DD.csv.zst
+        out = tmp_path / (source.name + ".zst")
+        with pa.CompressedOutputStream(str(out), "zstd") as stream:
+            stream.write(data)
     else:
         out = tmp_path / "AIS_2023_01_11.zip"
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -114,7 +119,7 @@ def _compressed(tmp_path: Path, source: Path, kind: str) -> Path:
     return out
 
 
-@pytest.mark.parametrize("kind", ["gz", "bz2", "zip"])
+@pytest.mark.parametrize("kind", ["gz", "bz2", "zst", "zip"])
 def test_compressed_files_read_like_plain_ones(tmp_path: Path, kind: str) -> None:
     path = _compressed(tmp_path, NOAA, kind)
     assert detect(path).fmt == "noaa"
