@@ -129,8 +129,9 @@ def _prepare(
         days: dict[date, tuple[pd.DataFrame, bytes]] = {}
         if len(positions):
             day_no = positions["ts"].to_numpy(dtype="datetime64[D]")
-            for value in np.unique(day_no):
-                part = positions if day_no[0] == day_no[-1] == value else positions[day_no == value]
+            unique = np.unique(day_no)
+            for value in unique:
+                part = positions if len(unique) == 1 else positions[day_no == value]
                 days[value.item()] = (part, encode(part, POSITION_COLUMNS))
         rejects = pd.concat(
             [batch.rejects, batch.expand_rejects(cleaned.rejects)], ignore_index=True

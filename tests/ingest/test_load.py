@@ -18,6 +18,7 @@ from ingest_samples import (
     DMA_HEAD,
     DMA_INDEXED,
     NOAA,
+    RECEIVER_LOG,
     SAMPLES,
     table_counts,
 )
@@ -355,3 +356,14 @@ def test_a_killed_ingest_leaves_nothing(db_url: str, tmp_path: Path) -> None:
             time.sleep(0.05)
         counts = table_counts(watch)
     assert counts == dict.fromkeys(counts, 0)
+
+
+def test_a_file_spanning_days_fills_each_day(conn: psycopg.Connection) -> None:
+    # the receiver log's fixes are of 2023-11-14; line 15 has no time and takes --received-at
+    at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    result = ingest_file(conn, RECEIVER_LOG, received_at=at)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (15, 11, 4)
+    days = conn.execute(
+        "SELECT tableoid::regclass::text, count(*) FROM straitwatch.positions GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert days == [("positions_20231114", 5), ("positions_20250301", 1)]
