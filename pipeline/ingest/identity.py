@@ -49,15 +49,19 @@ IDENTITY = HistorySpec(
 VOYAGE = HistorySpec("voyage_reports", ("destination", "eta", "draught_m"), "reported_at", False)
 
 
-def observations(statics: pd.DataFrame, spec: HistorySpec, file_id: int | None) -> pd.DataFrame:
+def observations(
+    statics: pd.DataFrame, spec: HistorySpec, file_id: int | None, *, normalise: bool = True
+) -> pd.DataFrame:
     """Reports that carry at least one of the spec's fields: mmsi, ts, seq, fields, file_id
-    (text normalised, see clean.normalise_statics)."""
+    (text normalised unless `normalise` is False, see clean.normalise_statics)."""
     fields = list(spec.fields)
     present = np.zeros(len(statics), dtype=bool)
     for f in fields:
         present |= statics[f].notna().to_numpy()
     obs = statics.loc[present, ["mmsi", "ts", "line_no", *fields]]
-    obs = normalise_statics(obs.rename(columns={"line_no": "seq"}).reset_index(drop=True))
+    obs = obs.rename(columns={"line_no": "seq"}).reset_index(drop=True)
+    if normalise:
+        obs = normalise_statics(obs)
     obs["file_id"] = pd.array([file_id] * len(obs), dtype="Int64")
     return obs[["mmsi", "ts", "seq", *fields, "file_id"]]
 
@@ -179,10 +183,12 @@ class Accumulator:
         if not present.any():
             return
         reports = statics if present.all() else statics[present]
-        # runs of equal raw reports first (cheap); only the rows kept are normalised
+        # runs of equal reports as reported (equal text stays equal once normalised); the
+        # text of what is kept is normalised once, when the file's reports are asked for
         same_prev = _same_as_previous(reports, fields)
         same_next = np.append(same_prev[1:], False)
-        new = observations(reports[~(same_prev & same_next)], self.spec, self.file_id)
+        kept = reports[~(same_prev & same_next)]
+        new = observations(kept, self.spec, self.file_id, normalise=False)
         self._parts.append(new)
         self._rows += len(new)
         if self._rows >= self.fold_rows:
@@ -195,11 +201,12 @@ class Accumulator:
 
     @property
     def obs(self) -> pd.DataFrame | None:
-        """The file's reports, compressed (None when it had none)."""
+        """The file's reports, text normalised and compressed (None when it had none)."""
         if not self._parts:
             return None
         self._fold()
-        return self._parts[0]
+        columns = self._parts[0].columns
+        return compress(normalise_statics(self._parts[0])[columns], self.spec)
 
     def __len__(self) -> int:
         return self._rows
