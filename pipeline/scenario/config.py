@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import StraitwatchError
+from pipeline.reports.claims import CSV_COLUMNS
 from pipeline.vessels import SHIP_MMSI_MAX, SHIP_MMSI_MIN, imo_is_valid
 
 LonLat = tuple[float, float]
@@ -27,22 +28,8 @@ RoutePoint = str | LonLat
 
 STAY_STATES = ("moored", "anchored", "drifting", "fishing")
 ROLES = ("subject", "decoy")
-REPORT_COLUMNS = (
-    "report_id",
-    "source",
-    "published_at",
-    "vessel_name",
-    "imo",
-    "mmsi",
-    "departure_port",
-    "departed_after",
-    "departed_before",
-    "via_chokepoint",
-    "via_date",
-    "via_direction",
-    "destination_port",
-    "claim_text",
-)
+# the `straitwatch import-reports` CSV layout (design notes), one definition for both sides
+REPORT_COLUMNS = tuple(CSV_COLUMNS)
 _SLUG = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 _PORT_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}$")
 
