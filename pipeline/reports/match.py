@@ -100,7 +100,14 @@ Window = tuple[pd.Timestamp | None, pd.Timestamp | None]
 
 
 def _ts(value: object) -> pd.Timestamp | None:
-    if value is None or (not isinstance(value, str | date | datetime) and pd.isna(value)):
+    """A UTC timestamp from a date, datetime, text or pandas value; None when missing.
+
+    pd.NaT is a datetime subclass, so it must be caught before the isinstance tests: a frame
+    holding several claims gives NaT (not None) where one claim states no time.
+    """
+    if value is None or value is pd.NaT:
+        return None
+    if not isinstance(value, str | date | datetime) and pd.isna(value):
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return pd.Timestamp(datetime(value.year, value.month, value.day, tzinfo=UTC))
