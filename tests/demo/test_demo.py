@@ -21,12 +21,6 @@ SPARTA, SPARTA_II, SPARTA_IV, TRAWLER = 273351920, 273394890, 273413440, 2734361
 # the scenario's lines are not the detector's gates: a passage time may differ by the time
 # it takes to sail from one to the other
 SLACK = pd.Timedelta(minutes=45)
-# pipeline.reports.match._ts takes pd.NaT (a datetime) for a date: matched together, claims
-# without a date get NaT window bounds, and lose their vessel or its events. Drop this mark
-# when that is fixed; strict, so these tests say so as soon as it is.
-MATCH_NAT_BUG = pytest.mark.xfail(
-    strict=True, reason="match_reports over several claims: missing dates read as NaT bounds"
-)
 
 
 def _frame(url: str, query: str) -> pd.DataFrame:
@@ -78,7 +72,6 @@ def _step_notes(output: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in found if m}
 
 
-@MATCH_NAT_BUG
 def test_the_match_step_tallies_the_verdicts(demo_run: DemoRun) -> None:
     calls = pd.read_csv(demo_run.work_dir / "scenario" / "reports" / "simulated_reports.csv")
     n_calls = int(calls["report_id"].str.startswith("SIM-CALL-").sum())
@@ -92,7 +85,6 @@ def test_the_match_step_tallies_the_verdicts(demo_run: DemoRun) -> None:
     }
 
 
-@MATCH_NAT_BUG
 def test_the_article_gives_sparta_and_sparta_ii_with_gibraltar_two_days_early(
     demo_run: DemoRun,
 ) -> None:
@@ -117,7 +109,6 @@ def test_the_article_gives_sparta_and_sparta_ii_with_gibraltar_two_days_early(
         assert -pd.Timedelta(days=3) < row.crossing_delta < -pd.Timedelta(days=1)
 
 
-@MATCH_NAT_BUG
 def test_the_verdict_table_says_it_in_words(demo_run: DemoRun) -> None:
     table = " ".join(demo_run.output.split("Verdicts", 1)[1].split())  # unwrapped
     for name in ("SPARTA", "SPARTA II"):
@@ -132,7 +123,6 @@ def test_the_verdict_table_says_it_in_words(demo_run: DemoRun) -> None:
     assert str(SPARTA_IV) not in demo_run.output and str(TRAWLER) not in demo_run.output
 
 
-@MATCH_NAT_BUG
 def test_the_simulated_reports_get_their_verdicts(demo_run: DemoRun) -> None:
     verdicts = _verdicts(demo_run)
     verdicts = verdicts[verdicts["source"] != ARTICLE_SOURCE]
