@@ -233,13 +233,15 @@ def _check(part: str, **values: object) -> dict:
 
 
 def _coverage_fields(cov: dict, window: Window) -> dict:
+    nearest = cov.get("nearest_nm")
     return {
         "positions_in_window": int(cov.get("n") or 0),
         "coverage_from": fmt_iso(window[0]),
         "coverage_to": fmt_iso(window[1]),
         "first_fix_at": fmt_iso(_ts(cov.get("first_ts"))),
         "last_fix_at": fmt_iso(_ts(cov.get("last_ts"))),
-        "nearest_nm": None if cov.get("nearest_nm") is None else round(float(cov["nearest_nm"]), 1),
+        # a SQL NULL may come back as NaN through a DataFrame: JSON (and jsonb) have no NaN
+        "nearest_nm": None if pd.isna(nearest) else round(float(nearest), 1),
         "nearest_at": fmt_iso(_ts(cov.get("nearest_ts"))),
     }
 

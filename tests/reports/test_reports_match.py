@@ -382,3 +382,12 @@ def test_claims_with_and_without_dates_matched_together(events: Events) -> None:
         )
     assert (alone["dated"]["mmsi"], alone["dated"]["verdict"]) == (SPARTA, "confirmed")
     assert (alone["undated"]["mmsi"], alone["undated"]["verdict"]) == (SPARTA_II, "confirmed")
+
+
+def test_coverage_without_a_nearest_distance_is_null_not_nan() -> None:
+    from pipeline.reports.match import _coverage_fields
+
+    window = (utc("2025-02-08T00:00"), utc("2025-02-10T00:00"))
+    fields = _coverage_fields({"n": 3, "nearest_nm": float("nan")}, window)
+    assert fields["nearest_nm"] is None and fields["positions_in_window"] == 3
+    assert _coverage_fields({"n": 1, "nearest_nm": 12.345}, window)["nearest_nm"] == 12.3
