@@ -1,0 +1,201 @@
+"""Real Airflow for the DAG tests.
+
+One AIRFLOW_HOME per test session (SQLite metadata database, `airflow db migrate` once,
+examples off, DAGs folder = the repository's dags/). Each DAG runs with `airflow dags test`
+in a subprocess, with the Connection `straitwatch_db` (AIRFLOW_CONN_STRAITWATCH_DB) pointing at
+a throwaway warehouse database from tests/conftest.py, and the test reads back the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import REPO_DIR
+
+DAGS_DIR = REPO_DIR / "dags"
+DAGS_TEST_TIMEOUT_S = 600
+
+# Importing airflow (pipeline.orchestration does) writes under $AIRFLOW_HOME, by default
+# ~/airflow: point it at a private directory before any test module imports it.
+_IN_PROCESS_HOME = tempfile.mkdtemp(prefix="sw_airflow_inproc_")
+os.environ["AIRFLOW_HOME"] = _IN_PROCESS_HOME
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_IN_PROCESS_HOME, ignore_errors=True)
+
+
+@dataclass
+class DagRunOutcome:
+    """One `airflow dags test` run: exit code, log, and what the metadata DB recorded."""
+
+    dag_id: str
+    returncode: int
+    log_path: Path
+    run: dict[str, object]
+    tasks: dict[str, str]  # "task_id" or "task_id[map_index]" -> state
+    asset_events: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.returncode == 0 and self.run.get("state") == "success"
+
+    def log_tail(self, lines: int = 80) -> str:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class AirflowHome:
+    """A migrated AIRFLOW_HOME and the environment to run the airflow CLI in it."""
+
+    home: Path
+    env: dict[str, str]
+    runs: int = 0
+
+    @property
+    def metadata_db(self) -> Path:
+        return self.home / "airflow.db"
+
+    def cli(
+        self, *args: str, extra_env: Mapping[str, str] | None = None, log_name: str = "cli"
+    ) -> tuple[int, Path]:
+        self.runs += 1
+        log_path = self.home / "test-logs" / f"{self.runs:03d}-{log_name}.log"
+        log_path.parent.mkdir(exist_ok=True)
+        env = {**self.env, **(extra_env or {})}
+        with log_path.open("w", encoding="utf-8") as log:
+            proc = subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=DAGS_TEST_TIMEOUT_S,
+                check=False,
+            )
+        return proc.returncode, log_path
+
+    def dags_test(
+        self,
+        dag_id: str,
+        logical_date: str | None = None,
+        *,
+        warehouse_url: str,
+        inbox: Path | None = None,
+        conf: Mapping[str, object] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        expect_success: bool = True,
+    ) -> DagRunOutcome:
+        """Run `airflow dags test DAG_ID [DATE]` against a warehouse database."""
+        from pipeline.orchestration import airflow_connection_uri
+
+        env = {"AIRFLOW_CONN_STRAITWATCH_DB": airflow_connection_uri(warehouse_url)}
+        if inbox is not None:
+            env["STRAITWATCH_INBOX"] = str(inbox)
+            env["STRAITWATCH_INBOX_MIN_AGE_S"] = "0"
+        env.update(extra_env or {})
+        args = ["dags", "test", dag_id]
+        if logical_date is not None:
+            args.append(logical_date)
+        if conf is not None:
+            args += ["--conf", json.dumps(conf)]
+        returncode, log_path = self.cli(*args, extra_env=env, log_name=dag_id)
+        outcome = self._outcome(dag_id, returncode, log_path)
+        if expect_success and not outcome.succeeded:
+            pytest.fail(
+                f"airflow dags test {dag_id} failed (exit {returncode}, run {outcome.run}, "
+                f"tasks {outcome.tasks}); log {log_path}:\n{outcome.log_tail()}"
+            )
+        return outcome
+
+    def _outcome(self, dag_id: str, returncode: int, log_path: Path) -> DagRunOutcome:
+        with sqlite3.connect(self.metadata_db) as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute(
+                "SELECT run_id, state, run_type, logical_date, data_interval_start, "
+                "data_interval_end, conf FROM dag_run WHERE dag_id = ? "
+                "ORDER BY start_date DESC, id DESC LIMIT 1",
+                (dag_id,),
+            ).fetchone()
+            if row is None:
+                return DagRunOutcome(dag_id, returncode, log_path, {}, {})
+            run = dict(row)
+            tasks = {
+                (t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t[
+                    "state"
+                ]
+                for t in db.execute(
+                    "SELECT task_id, map_index, state FROM task_instance "
+                    "WHERE dag_id = ? AND run_id = ?",
+                    (dag_id, run["run_id"]),
+                )
+            }
+            events = [
+                {"asset": e["name"], "extra": json.loads(e["extra"] or "{}")}
+                for e in db.execute(
+                    "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                    "WHERE e.source_dag_id = ? AND e.source_run_id = ? ORDER BY e.id",
+                    (dag_id, run["run_id"]),
+                )
+            ]
+        return DagRunOutcome(dag_id, returncode, log_path, run, tasks, events)
+
+
+def _subprocess_env(home: Path, pycache: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW_", "AIRFLOW__")) and k not in ("DATABASE_URL",)
+    }
+    # The airflow CLI imports some two thousand modules: keep their bytecode between runs
+    # (outside the source tree) instead of compiling them again in every subprocess.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Retries back off for real in production; a failing test should fail at once.
+            "STRAITWATCH_TASK_RETRIES": "0",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[AirflowHome]:
+    """A migrated AIRFLOW_HOME shared by the session (SQLite; migrating takes ~15 s)."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    pycache = Path(request.config.cache.mkdir("airflow-pycache"))
+    af = AirflowHome(home=home, env=_subprocess_env(home, pycache))
+    returncode, log_path = af.cli("db", "migrate", log_name="db-migrate")
+    if returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{log_path.read_text()[-4000:]}")
+    yield af
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """An empty inbox with its ais/ and reports/ folders."""
+    root = tmp_path / "inbox"
+    for kind in ("ais", "reports"):
+        (root / kind).mkdir(parents=True)
+    return root
