@@ -503,7 +503,24 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
     moved = archive(source, inbox, AIS_KIND, "done")
     summary = jsonable(result)
     summary.update(path=path, archived_to=str(moved))
+    if (
+        not summary.get("skipped")
+        and summary.get("file_id") is not None
+        and "first_ts" not in summary
+    ):
+        with warehouse(upgrade=False) as conn:
+            first, last = loaded_span(conn, int(summary["file_id"]))
+        summary.update(first_ts=jsonable(first), last_ts=jsonable(last))
     return summary
+
+
+def loaded_span(conn: psycopg.Connection, file_id: int) -> tuple[datetime | None, datetime | None]:
+    """First and last position time a file loaded (the BRIN index of 0080 keeps this cheap)."""
+    row = conn.execute(
+        "SELECT min(ts), max(ts) FROM straitwatch.positions WHERE file_id = %s", (file_id,)
+    ).fetchone()
+    conn.commit()
+    return row[0], row[1]
 
 
 def summarize_ingest(results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:

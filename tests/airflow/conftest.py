@@ -199,3 +199,30 @@ def inbox(tmp_path: Path) -> Path:
     for kind in ("ais", "reports"):
         (root / kind).mkdir(parents=True)
     return root
+
+
+def _table_counts(url: str, *tables: str) -> dict[str, int]:
+    from pipeline import db
+
+    with db.connect(url) as conn:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM straitwatch.{t}").fetchone()[0] for t in tables
+        }
+
+
+@pytest.fixture
+def table_counts():
+    """`table_counts(url, *tables)`: row counts of straitwatch tables in a warehouse."""
+    return _table_counts
+
+
+@pytest.fixture
+def other_db_url(databases) -> str:
+    """A second migrated, empty warehouse (to compare a DAG's rows with the library's)."""
+    import psycopg
+
+    admin = os.environ.get(
+        "STRAITWATCH_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = databases.create(template=databases.migrated_template())
+    return psycopg.conninfo.make_conninfo(admin, dbname=name)

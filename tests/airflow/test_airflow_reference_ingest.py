@@ -1,0 +1,132 @@
+"""straitwatch_reference and straitwatch_ingest, run for real with `airflow dags test`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline import db
+from pipeline.config import REPO_DIR
+
+pytestmark = pytest.mark.airflow
+
+FIXTURES = REPO_DIR / "tests" / "fixtures"
+NOAA = FIXTURES / "noaa_marinecadastre_2023-01-11_sample.csv"
+DMA = FIXTURES / "dma_aisdk_2018-06-01_head.csv"
+REFERENCE_TABLES = ("chokepoints", "chokepoint_gates", "ports")
+INGEST_TABLES = ("ingested_files", "positions", "rejected_records", "vessel_identity")
+
+
+def test_reference_dag_migrates_an_empty_warehouse_and_loads_the_seeds(
+    airflow_home, empty_db_url, table_counts
+) -> None:
+    pytest.importorskip("pipeline.geo.reference")
+    first = airflow_home.dags_test(
+        "straitwatch_reference", "2025-01-01", warehouse_url=empty_db_url
+    )
+    assert set(first.tasks.values()) == {"success"}, first.tasks
+    with db.connect(empty_db_url) as conn:
+        applied = [v for v, _ in db.applied_versions(conn)]
+    assert applied == [m.version for m in db.migrations()]
+    counts = table_counts(empty_db_url, *REFERENCE_TABLES)
+    assert all(n > 0 for n in counts.values()), counts
+    [event] = first.asset_events
+    assert event["asset"] == "straitwatch.reference"
+    assert {k: v for k, v in event["extra"].items() if k in counts} == counts
+
+    again = airflow_home.dags_test(
+        "straitwatch_reference", "2025-01-01", warehouse_url=empty_db_url
+    )
+    assert again.run["run_id"] == first.run["run_id"]  # the same logical date, rerun
+    assert table_counts(empty_db_url, *REFERENCE_TABLES) == counts
+
+
+def _library_ingest(url: str, paths: list[Path]) -> list[tuple]:
+    """What `ingest_file` itself records for these files, for comparison with the DAG."""
+    from pipeline.ingest.load import ingest_file
+
+    with db.connect(url) as conn:
+        for path in paths:
+            ingest_file(conn, path)
+        return _file_rows(conn)
+
+
+def _file_rows(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT format, rows_read, rows_loaded, rows_rejected, sha256 "
+        "FROM straitwatch.ingested_files ORDER BY format"
+    ).fetchall()
+
+
+def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions(
+    airflow_home, db_url, other_db_url, inbox, table_counts
+) -> None:
+    pytest.importorskip("pipeline.ingest.load")
+    for path in (NOAA, DMA):
+        shutil.copy(path, inbox / "ais" / path.name)
+    (inbox / "ais" / "not_ais.csv").write_text("hello,world\n1,2\n")
+    (inbox / "ais" / "still_uploading.csv.part").write_text("partial")
+
+    run = airflow_home.dags_test(
+        "straitwatch_ingest", "2025-02-01T00:10:00", warehouse_url=db_url, inbox=inbox,
+        expect_success=False,
+    )  # fmt: skip
+    # The bad file fails its own mapped task (and the run), the good ones load regardless.
+    assert run.returncode != 0 and run.run["state"] == "failed"
+    states = sorted(run.tasks.items())
+    assert [s for t, s in states if t.startswith("ingest_file[")] == [
+        "success",
+        "success",
+        "failed",
+    ]
+    for task in ("list_files", "summarize", "check_counts", "check_rejects", "publish"):
+        assert run.tasks[task] == "success", (task, run.tasks)
+    assert run.tasks["report_failed_files"] == "failed"
+
+    # Files moved aside: loaded ones to done/, the bad one to failed/ with its reason.
+    assert sorted(p.name for p in (inbox / "ais").iterdir()) == ["still_uploading.csv.part"]
+    done = sorted(p.name for p in (inbox / "done" / "ais").rglob("*") if p.is_file())
+    assert done == sorted([NOAA.name, DMA.name])
+    [failed] = [p for p in (inbox / "failed" / "ais").rglob("not_ais.csv")]
+    assert failed.with_name("not_ais.csv.error").read_text().strip()
+
+    # The DAG records exactly what the library records for the same files.
+    with db.connect(db_url) as conn:
+        dag_rows = _file_rows(conn)
+    assert dag_rows == _library_ingest(other_db_url, [NOAA, DMA])
+    noaa = next(r for r in dag_rows if r[0] == "noaa")
+    assert noaa[1] == 1000  # the sample's data lines
+    counts = table_counts(db_url, *INGEST_TABLES)
+    assert counts["ingested_files"] == 2
+    assert counts["positions"] > 0
+
+    [event] = run.asset_events
+    assert event["asset"] == "straitwatch.positions"
+    assert event["extra"]["rows_loaded"] == sum(r[2] for r in dag_rows)
+    assert len(event["extra"]["file_ids"]) == 2
+    with db.connect(db_url) as conn:
+        first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
+    assert (event["extra"]["first_ts"], event["extra"]["last_ts"]) == (
+        first.isoformat(),
+        last.isoformat(),
+    )
+
+    # Rerunning the same logical date finds nothing new and announces nothing.
+    again = airflow_home.dags_test(
+        "straitwatch_ingest", "2025-02-01T00:10:00", warehouse_url=db_url, inbox=inbox
+    )
+    assert again.tasks["publish"] == "skipped"
+    assert again.asset_events == []
+    assert table_counts(db_url, *INGEST_TABLES) == counts
+
+    # The same files delivered again are recognised (sha256) and skipped, not loaded twice.
+    for path in (NOAA, DMA):
+        shutil.copy(path, inbox / "ais" / f"again_{path.name}")
+    redelivered = airflow_home.dags_test(
+        "straitwatch_ingest", "2025-02-01T00:20:00", warehouse_url=db_url, inbox=inbox
+    )
+    assert redelivered.tasks["publish"] == "skipped"
+    assert table_counts(db_url, *INGEST_TABLES) == counts
+    assert list((inbox / "ais").glob("again_*")) == []
