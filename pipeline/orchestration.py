@@ -524,8 +524,13 @@ def loaded_span(conn: psycopg.Connection, file_id: int) -> tuple[datetime | None
 
 
 def summarize_ingest(results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
-    """What one ingest run loaded (failed files are absent from `results`)."""
+    """What one ingest run loaded (failed files are absent from `results`). Skips the rest of
+    the run (checks, announcement) when no file was loaded or recognised."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
     summary = span_of(r for r in results if r and not r.get("missing"))
+    if not summary["file_ids"]:
+        raise AirflowSkipException("no inbox file was loaded: nothing to check or announce")
     summary["file_ids_pg"] = pg_array(summary["file_ids"])
     return summary
 
@@ -661,6 +666,9 @@ def run_match(imported: Iterable[Mapping[str, Any] | None], *, run_type: Any) ->
     if str(getattr(run_type, "value", run_type)) == "scheduled" and not new_files:
         raise AirflowSkipException("no new reports and no new events: verdicts stand")
     with warehouse() as conn:
+        reports = conn.execute("SELECT count(*) FROM straitwatch.reported_departures").fetchone()
+        if not reports[0]:
+            raise AirflowSkipException("no reports in the warehouse: nothing to match")
         verdicts = match_reports(conn)
     counts = verdicts["verdict"].value_counts().sort_index() if len(verdicts) else {}
     return {

@@ -94,6 +94,15 @@ def test_ingest_summary_adds_up_loaded_files_only() -> None:
     assert summary["last_ts"] == "2024-12-10T07:00:00+00:00"
 
 
+def test_an_ingest_run_without_files_skips_its_checks() -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        summarize_ingest([])
+    with pytest.raises(AirflowSkipException):
+        summarize_ingest([{"path": "gone.csv", "missing": True}])
+
+
 # --------------------------------------------------------------------------- inbox
 
 

@@ -117,7 +117,8 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
     again = airflow_home.dags_test(
         "straitwatch_ingest", "2025-02-01T00:10:00", warehouse_url=db_url, inbox=inbox
     )
-    assert again.tasks["publish"] == "skipped"
+    assert again.tasks["ingest_file"] == "skipped"  # mapped over no file at all
+    assert again.tasks["summarize"] == again.tasks["publish"] == "skipped"
     assert again.asset_events == []
     assert table_counts(db_url, *INGEST_TABLES) == counts
 
@@ -127,6 +128,7 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
     redelivered = airflow_home.dags_test(
         "straitwatch_ingest", "2025-02-01T00:20:00", warehouse_url=db_url, inbox=inbox
     )
+    assert redelivered.tasks["check_counts"] == redelivered.tasks["check_rejects"] == "success"
     assert redelivered.tasks["publish"] == "skipped"
     assert table_counts(db_url, *INGEST_TABLES) == counts
     assert list((inbox / "ais").glob("again_*")) == []
