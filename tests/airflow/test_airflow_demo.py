@@ -1,0 +1,231 @@
+"""`make demo` end to end: the demo scenario through the four DAGs, on a throwaway warehouse.
+
+The module runs scripts/airflow_demo.py once (reference, ingest, detect and match through
+`airflow dags test`), then checks what each DAG wrote against the library run directly on the
+same scenario, reruns every DAG with the same logical date (nothing may change), and checks
+that daily detect runs over five days, as a backfill creates them, equal one run over the span.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipeline import db
+from pipeline.config import REPO_DIR
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+DEMO_SCRIPT = REPO_DIR / "scripts" / "airflow_demo.py"
+EVENT_TABLES = ("ais_gaps", "chokepoint_crossings", "port_calls", "flagged_positions")
+# Per table, the columns that say what a row means (not when it was written).
+SNAPSHOT_COLUMNS = {
+    "schema_migrations": "version, sha256",
+    "chokepoints": "*",
+    "chokepoint_gates": "*",
+    "ports": "*",
+    "ingested_files": "sha256, format, rows_read, rows_loaded, rows_rejected",
+    "positions": "*",
+    "rejected_records": "*",
+    "vessel_identity": "mmsi, imo, name, callsign, ship_type, valid_from, valid_to",
+    "ais_gaps": "*",
+    "chokepoint_crossings": "*",
+    "port_calls": "*",
+    "flagged_positions": "*",
+    "reported_departures": "report_id, vessel_name, imo, mmsi, departure_port_id, "
+    "via_chokepoint_id, via_date, via_direction, destination_port_id",
+    "departure_matches": "report_id, mmsi, verdict, evidence, departure_delta, crossing_delta",
+}
+
+
+def snapshot(url: str, tables=SNAPSHOT_COLUMNS) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of each table's meaningful columns."""
+    out = {}
+    with db.connect(url) as conn:
+        for table, cols in tables.items() if isinstance(tables, dict) else tables:
+            out[table] = conn.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
+                f"FROM (SELECT ({cols})::text AS r FROM (SELECT {cols} "
+                f"FROM straitwatch.{table}) t) s"
+            ).fetchone()
+    return out
+
+
+@dataclass
+class DemoRun:
+    url: str
+    work: Path
+    stdout: str
+    airflow: object  # conftest.AirflowHome of the demo's own AIRFLOW_HOME
+
+
+@pytest.fixture(scope="module")
+def demo_run(airflow_home, databases, tmp_path_factory, request) -> DemoRun:
+    for module in (
+        "pipeline.geo.reference",
+        "pipeline.ingest.load",
+        "pipeline.geo.detect",
+        "pipeline.reports.match",
+        "pipeline.reports.present",
+        "pipeline.simulate",
+        "pipeline.demo",
+    ):
+        pytest.importorskip(module)
+    work = tmp_path_factory.mktemp("demo")
+    # Reuse the session's migrated metadata database instead of migrating another.
+    (work / "airflow").mkdir()
+    shutil.copy(airflow_home.metadata_db, work / "airflow" / "airflow.db")
+    import airflow
+
+    (work / "airflow" / ".migrated").write_text(airflow.__version__)
+    url = _new_database(databases)
+    env = {**airflow_home.env, "DATABASE_URL": url, "STRAITWATCH_CACHE_DIR": str(work / "cache")}
+    env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
+    proc = subprocess.run(
+        [sys.executable, str(DEMO_SCRIPT), "--work-dir", str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"airflow_demo.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    home = type(airflow_home)(home=work / "airflow", env={**airflow_home.env})
+    home.env["AIRFLOW_HOME"] = str(home.home)
+    home.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home.metadata_db}"
+    return DemoRun(url=url, work=work, stdout=proc.stdout, airflow=home)
+
+
+def _new_database(databases, template: str | None = None) -> str:
+    admin = os.environ.get(
+        "STRAITWATCH_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    return psycopg.conninfo.make_conninfo(admin, dbname=databases.create(template=template))
+
+
+def _library_demo(url: str, work: Path):
+    """The same scenario through `straitwatch demo`'s library path, for comparison."""
+    import io
+
+    from pipeline.demo import run_demo
+
+    with db.connect(url) as conn:
+        return run_demo(conn, work, out=io.StringIO())
+
+
+def test_demo_prints_progress_verdicts_and_how_to_query(demo_run) -> None:
+    out = demo_run.stdout
+    for n, dag_id in enumerate(
+        ("straitwatch_reference", "straitwatch_ingest", "straitwatch_detect", "straitwatch_match"),
+        start=1,
+    ):
+        assert f"[{n}/4] {dag_id}" in out
+    assert "ingest_file [AIS_" in out  # a line per mapped file, named by the file
+    assert "Verdicts (through Airflow" in out
+    assert "SPARTA" in out.upper() and "SPARTA II" in out.upper()
+    assert 'psql "' in out and "FROM straitwatch.departure_matches" in out
+
+
+def test_demo_dags_write_what_the_library_writes(demo_run, databases, tmp_path) -> None:
+    library_url = _new_database(databases, template=databases.migrated_template())
+    _library_demo(library_url, demo_run.work)  # same scenario files: reused, not regenerated
+    tables = {t: c for t, c in SNAPSHOT_COLUMNS.items() if t not in ("schema_migrations",)}
+    assert snapshot(demo_run.url, tables) == snapshot(library_url, tables)
+
+
+def test_sparta_verdicts_come_out_of_the_dags(demo_run) -> None:
+    with db.connect(demo_run.url) as conn:
+        rows = conn.execute(
+            "SELECT upper(coalesce(r.vessel_name, '')), m.verdict "
+            "FROM straitwatch.departure_matches m JOIN straitwatch.reported_departures r "
+            "USING (report_id) ORDER BY 1, 2"
+        ).fetchall()
+    names = {name for name, _ in rows}
+    assert {"SPARTA", "SPARTA II"} <= names, rows
+
+
+def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run) -> None:
+    before = snapshot(demo_run.url)
+    meta = demo_run.airflow
+    for dag_id in (
+        "straitwatch_reference",
+        "straitwatch_ingest",
+        "straitwatch_detect",
+        "straitwatch_match",
+    ):
+        import json
+        import sqlite3
+
+        with sqlite3.connect(meta.metadata_db) as sq:
+            logical_date, conf = sq.execute(
+                "SELECT logical_date, conf FROM dag_run WHERE dag_id = ? "
+                "ORDER BY start_date DESC LIMIT 1",
+                (dag_id,),
+            ).fetchone()
+        run = meta.dags_test(
+            dag_id,
+            logical_date.replace(" ", "T"),
+            warehouse_url=demo_run.url,
+            inbox=demo_run.work / "inbox",
+            conf=json.loads(conf) if conf else None,
+        )
+        assert run.succeeded
+    assert snapshot(demo_run.url) == before
+
+
+def test_daily_detect_runs_equal_one_run_over_the_span(demo_run, databases) -> None:
+    """What `airflow backfill create` does day by day gives the rows of one run over the span."""
+    with db.connect(demo_run.url) as conn:
+        first = conn.execute("SELECT min(ts) FROM straitwatch.positions").fetchone()[0]
+    days = [
+        datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=i)
+        for i in range(5)
+    ]
+    # Two copies of the loaded warehouse without any events.
+    with psycopg.connect(demo_run.url, autocommit=True) as conn:
+        template = conn.info.dbname
+    daily_url = _new_database(databases, template=template)
+    span_url = _new_database(databases, template=template)
+    for url in (daily_url, span_url):
+        with db.connect(url) as conn:
+            conn.execute(
+                "TRUNCATE " + ", ".join(f"straitwatch.{t}" for t in EVENT_TABLES) + " CASCADE"
+            )
+            conn.commit()
+
+    meta = demo_run.airflow
+    code, log = meta.cli(
+        "backfill", "create", "--dag-id", "straitwatch_detect",
+        "--from-date", days[0].date().isoformat(), "--to-date", days[-1].date().isoformat(),
+        "--dry-run", log_name="backfill-dry-run",
+    )  # fmt: skip
+    assert code == 0, log.read_text()[-3000:]
+    planned = [d.date().isoformat() for d in days]
+    listed = [line for line in log.read_text().splitlines() if line.startswith("| 20")]
+    assert [line.split()[1] for line in listed] == planned
+
+    for day in days:
+        # A manual run at D+1 covers the interval the backfill run of D covers: [D, D+1).
+        run = meta.dags_test(
+            "straitwatch_detect", (day + timedelta(days=1)).isoformat(), warehouse_url=daily_url
+        )
+        assert run.run["data_interval_start"].startswith(day.strftime("%Y-%m-%d 00:00:00"))
+    meta.dags_test(
+        "straitwatch_detect",
+        (days[-1] + timedelta(days=1)).isoformat(),
+        warehouse_url=span_url,
+        conf={"start": days[0].isoformat(), "end": (days[-1] + timedelta(days=1)).isoformat()},
+    )
+    tables = {t: SNAPSHOT_COLUMNS[t] for t in EVENT_TABLES}
+    daily, span = snapshot(daily_url, tables), snapshot(span_url, tables)
+    assert daily["chokepoint_crossings"][0] + daily["port_calls"][0] > 0
+    assert daily == span
