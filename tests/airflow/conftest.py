@@ -48,6 +48,7 @@ class DagRunOutcome:
     run: dict[str, object]
     tasks: dict[str, str]  # "task_id" or "task_id[map_index]" -> state
     asset_events: list[dict[str, object]] = field(default_factory=list)
+    tries: dict[str, int] = field(default_factory=dict)  # same keys -> try_number
 
     @property
     def succeeded(self) -> bool:
@@ -133,16 +134,17 @@ class AirflowHome:
             if row is None:
                 return DagRunOutcome(dag_id, returncode, log_path, {}, {})
             run = dict(row)
-            tasks = {
-                (t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"): t[
-                    "state"
-                ]
-                for t in db.execute(
-                    "SELECT task_id, map_index, state FROM task_instance "
-                    "WHERE dag_id = ? AND run_id = ?",
-                    (dag_id, run["run_id"]),
-                )
+            instances = db.execute(
+                "SELECT task_id, map_index, state, try_number FROM task_instance "
+                "WHERE dag_id = ? AND run_id = ?",
+                (dag_id, run["run_id"]),
+            ).fetchall()
+            key = {
+                t: t["task_id"] if t["map_index"] < 0 else f"{t['task_id']}[{t['map_index']}]"
+                for t in instances
             }
+            tasks = {key[t]: t["state"] for t in instances}
+            tries = {key[t]: t["try_number"] for t in instances}
             events = [
                 {"asset": e["name"], "extra": json.loads(e["extra"] or "{}")}
                 for e in db.execute(
@@ -151,7 +153,7 @@ class AirflowHome:
                     (dag_id, run["run_id"]),
                 )
             ]
-        return DagRunOutcome(dag_id, returncode, log_path, run, tasks, events)
+        return DagRunOutcome(dag_id, returncode, log_path, run, tasks, events, tries)
 
 
 def _subprocess_env(home: Path, pycache: Path) -> dict[str, str]:

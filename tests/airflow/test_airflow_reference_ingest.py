@@ -43,6 +43,24 @@ def test_reference_dag_migrates_an_empty_warehouse_and_loads_the_seeds(
     assert table_counts(empty_db_url, *REFERENCE_TABLES) == counts
 
 
+def test_a_database_outage_is_retried_with_back_off_then_fails(airflow_home) -> None:
+    nowhere = "host=127.0.0.1 port=1 user=straitwatch dbname=straitwatch connect_timeout=2"
+    run = airflow_home.dags_test(
+        "straitwatch_reference",
+        "2025-01-02",
+        warehouse_url=nowhere,
+        extra_env={"STRAITWATCH_TASK_RETRIES": "2", "STRAITWATCH_RETRY_DELAY_S": "1"},
+        expect_success=False,
+    )
+    assert run.run["state"] == "failed"
+    assert (run.tasks["migrate"], run.tries["migrate"]) == ("failed", 3)  # 1 try + 2 retries
+    assert run.tasks["load_reference"] == "upstream_failed"
+    log = run.log_path.read_text()
+    assert log.count("new_state=up_for_retry") == 2
+    assert log.count("action=retry") == 3  # the policy judged every failure transient
+    assert "not a transient database error" not in log
+
+
 def _library_ingest(url: str, paths: list[Path]) -> list[tuple]:
     """What `ingest_file` itself records for these files, for comparison with the DAG."""
     from pipeline.ingest.load import ingest_file
@@ -71,6 +89,7 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
 
     run = airflow_home.dags_test(
         "straitwatch_ingest", "2025-02-01T00:10:00", warehouse_url=db_url, inbox=inbox,
+        extra_env={"STRAITWATCH_TASK_RETRIES": "2", "STRAITWATCH_RETRY_DELAY_S": "1"},
         expect_success=False,
     )  # fmt: skip
     # The bad file fails its own mapped task (and the run), the good ones load regardless.
@@ -84,6 +103,8 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
     for task in ("list_files", "summarize", "check_counts", "check_rejects", "publish"):
         assert run.tasks[task] == "success", (task, run.tasks)
     assert run.tasks["report_failed_files"] == "failed"
+    # A bad file is not retried: retrying would only fail the same way.
+    assert run.tries["ingest_file[2]"] == 1
 
     # Files moved aside: loaded ones to done/, the bad one to failed/ with its reason.
     assert sorted(p.name for p in (inbox / "ais").iterdir()) == ["still_uploading.csv.part"]
