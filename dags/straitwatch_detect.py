@@ -10,8 +10,6 @@ Emits `straitwatch.events` once the events pass their checks.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLColumnCheckOperator
 from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, task
 
@@ -29,7 +27,7 @@ WINDOW = {
         timetable=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
         assets=orch.POSITIONS,
     ),
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    start_date=orch.EARLIEST_DATA,
     catchup=False,
     # Windows of concurrent runs may overlap (a late file and the daily run): one at a time.
     max_active_runs=1,

@@ -10,8 +10,6 @@ triggers straitwatch_detect over exactly those days.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLTableCheckOperator
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -26,7 +24,7 @@ THIS_RUN_FILES = (
 @dag(
     dag_id="straitwatch_ingest",
     schedule=CronTriggerTimetable("*/10 * * * *", timezone="UTC"),
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    start_date=orch.EARLIEST_DATA,
     catchup=False,
     max_active_runs=1,
     default_args=orch.task_defaults(),

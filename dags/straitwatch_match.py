@@ -11,8 +11,6 @@ verdicts. An hourly run with nothing new does nothing. Emits `straitwatch.matche
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLTableCheckOperator
 from airflow.sdk import (
     AssetOrTimeSchedule,
@@ -32,7 +30,7 @@ from pipeline import orchestration as orch
         timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
         assets=orch.EVENTS | orch.REPORTS,
     ),
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    start_date=orch.EARLIEST_DATA,
     catchup=False,
     max_active_runs=1,
     default_args=orch.task_defaults(),

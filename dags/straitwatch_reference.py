@@ -6,8 +6,6 @@ Emits the `straitwatch.reference` asset once the reference tables pass their che
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLTableCheckOperator
 from airflow.sdk import dag, task
 
@@ -17,7 +15,7 @@ from pipeline import orchestration as orch
 @dag(
     dag_id="straitwatch_reference",
     schedule="@once",
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    start_date=orch.EARLIEST_DATA,
     catchup=False,
     max_active_runs=1,
     default_args=orch.task_defaults(),

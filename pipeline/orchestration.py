@@ -34,6 +34,10 @@ EVENTS = Asset(name="straitwatch.events", uri="straitwatch://warehouse/events")
 REPORTS = Asset(name="straitwatch.reports", uri="straitwatch://warehouse/reports")
 MATCHES = Asset(name="straitwatch.matches", uri="straitwatch://warehouse/departure_matches")
 
+# The DAGs' start_date. Airflow creates no task for a run dated before it, so it predates
+# any AIS data (carriage became mandatory 2002-2004): a backfill may reach back to any date.
+EARLIEST_DATA = datetime(2000, 1, 1, tzinfo=UTC)
+
 VERDICTS = (
     "confirmed",
     "date_mismatch",

@@ -158,7 +158,7 @@ class Demo:
     def _failed_tasks(self, dag_id: str) -> list[str]:
         with self._metadata() as meta:
             run = meta.execute(
-                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY start_date DESC LIMIT 1",
+                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
                 (dag_id,),
             ).fetchone()
             if run is None:

@@ -128,7 +128,7 @@ class AirflowHome:
             row = db.execute(
                 "SELECT run_id, state, run_type, logical_date, data_interval_start, "
                 "data_interval_end, conf FROM dag_run WHERE dag_id = ? "
-                "ORDER BY start_date DESC, id DESC LIMIT 1",
+                "ORDER BY id DESC LIMIT 1",
                 (dag_id,),
             ).fetchone()
             if row is None:

@@ -167,8 +167,7 @@ def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run) 
 
         with sqlite3.connect(meta.metadata_db) as sq:
             logical_date, conf = sq.execute(
-                "SELECT logical_date, conf FROM dag_run WHERE dag_id = ? "
-                "ORDER BY start_date DESC LIMIT 1",
+                "SELECT logical_date, conf FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
                 (dag_id,),
             ).fetchone()
         run = meta.dags_test(
