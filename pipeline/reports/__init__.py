@@ -1,0 +1,1 @@
+"""Reported departures: claims from reports and news text, vessel identity, verdicts."""
