@@ -616,7 +616,7 @@ def import_report_file(path: str) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
     from pipeline.errors import StraitwatchError
-    from pipeline.reports.claims import extract_claims, import_reports
+    from pipeline.reports.claims import extract_claims, import_reports, read_text_file
 
     inbox = inbox_settings()
     source = Path(path)
@@ -627,13 +627,14 @@ def import_report_file(path: str) -> dict[str, Any]:
         suffix = source.suffix.lower()
         if suffix == ".csv":
             with warehouse() as conn:
-                result = import_reports(conn, source)
+                result = {"reports": import_reports(conn, source)}
         elif suffix == ".txt":
             published, source_name = _article_meta(source)
             companions.append(source.with_suffix(ARTICLE_META_SUFFIX))
-            text = source.read_text(encoding="utf-8")
+            text = read_text_file(source)
             with warehouse() as conn:
-                result = extract_claims(conn, text, published, source_name)
+                ids = extract_claims(conn, text, published, source_name)
+            result = {"reports": len(ids), "report_ids": ids}
         else:
             raise StraitwatchError(
                 f"{source.name}: not a report file (expected a .csv of reports, or an article "
@@ -650,14 +651,7 @@ def import_report_file(path: str) -> dict[str, Any]:
     moved = archive(source, inbox, REPORTS_KIND, "done")
     for extra in companions:
         archive(extra, inbox, REPORTS_KIND, "done")
-    return {"path": path, "archived_to": str(moved), "result": _report_summary(result)}
-
-
-def _report_summary(result: Any) -> Any:
-    """Report ids from whatever an import returned (a frame, ids, or a count)."""
-    if hasattr(result, "columns") and "report_id" in result.columns:
-        return {"report_ids": [str(r) for r in result["report_id"]]}
-    return jsonable(result)
+    return {"path": path, "archived_to": str(moved), **result}
 
 
 def run_match(imported: Iterable[Mapping[str, Any] | None], *, run_type: Any) -> dict[str, Any]:
