@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from airflow_runner import WarmAirflow
 
 from pipeline import db, orchestration
 from pipeline.config import REPO_DIR, Settings
@@ -52,6 +54,7 @@ class Demo:
         self.url = warehouse_url
         self.started = time.perf_counter()
         self.ais_files: list[Path] = []
+        self.runner: WarmAirflow | None = None
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         # Keep compiled bytecode of Airflow's ~2,000 modules between the four CLI runs.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -78,41 +81,28 @@ class Demo:
     # ----------------------------------------------------------------------- airflow
 
     def airflow(self, *args: str, log_name: str, on_line=None) -> int:
-        """Run the airflow CLI, its output to a log file (and each line to `on_line`)."""
-        self.logs.mkdir(parents=True, exist_ok=True)
+        """Run `airflow ARGS...` in the warm runner; output to a log file (and `on_line`)."""
+        if self.runner is None:
+            self.runner = WarmAirflow(self.env)
         log_path = self.logs / f"{log_name}.log"
-        with (
-            log_path.open("w", encoding="utf-8") as log,
-            subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env=self.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-            ) as proc,
-        ):
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                if on_line is not None:
-                    on_line(line)
-            return proc.wait()
+        log_path.unlink(missing_ok=True)
+        return self.runner.run(list(args), log=log_path, on_line=on_line)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
 
     def prepare_airflow(self) -> None:
         marker = self.home / ".migrated"
-        import airflow
-
-        if marker.exists() and marker.read_text() == airflow.__version__:
-            self.say(f"Airflow {airflow.__version__}: metadata database in {self.home}")
+        version = importlib.metadata.version("apache-airflow")
+        if marker.exists() and marker.read_text() == version:
+            self.say(f"Airflow {version}: metadata database in {self.home}")
             return
         clock = time.perf_counter()
-        self.say(
-            f"Airflow {airflow.__version__}: creating its metadata database in {self.home} ..."
-        )
+        self.say(f"Airflow {version}: creating its metadata database in {self.home} ...")
         if self.airflow("db", "migrate", log_name="airflow-db-migrate") != 0:
             raise StraitwatchError(f"airflow db migrate failed: see {self.logs}")
-        marker.write_text(airflow.__version__)
+        marker.write_text(version)
         self.say(f"  done ({time.perf_counter() - clock:.0f} s)")
 
     def run_dag(self, n: int, dag_id: str, *, conf: dict | None = None) -> None:
@@ -271,13 +261,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Warehouse: embedded PostgreSQL, data in {settings.embedded_pgdata}", flush=True)
             url = db.resolve_url(settings)
         demo = Demo(settings, work, url)
-        demo.prepare_airflow()
-        demo.stage_scenario()
-        demo.run_dag(1, "straitwatch_reference")
-        demo.run_dag(2, "straitwatch_ingest")
-        demo.run_dag(3, "straitwatch_detect", conf=demo.detect_window())
-        demo.run_dag(4, "straitwatch_match")
-        demo.report()
+        try:
+            demo.prepare_airflow()
+            demo.stage_scenario()
+            demo.run_dag(1, "straitwatch_reference")
+            demo.run_dag(2, "straitwatch_ingest")
+            demo.run_dag(3, "straitwatch_detect", conf=demo.detect_window())
+            demo.run_dag(4, "straitwatch_match")
+            demo.report()
+        finally:
+            demo.close()
     except StraitwatchError as exc:
         print(f"make demo: {exc}", file=sys.stderr)
         return 2

@@ -4,10 +4,16 @@ One AIRFLOW_HOME per test session (SQLite metadata database, `airflow db migrate
 examples off, DAGs folder = the repository's dags/). Each DAG runs with `airflow dags test`
 in a subprocess, with the Connection `straitwatch_db` (AIRFLOW_CONN_STRAITWATCH_DB) pointing at
 a throwaway warehouse database from tests/conftest.py, and the test reads back the rows.
+
+The subprocess is scripts/airflow_runner.py, kept warm for the session: it runs each
+`airflow dags test ...` through Airflow's own CLI parser and command function, so Airflow's
+start-up (imports, the in-process execution API) is paid once, not once per run. Tests that
+need a process of their own (`fresh=True`) start the `airflow` executable itself.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,6 +24,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +66,15 @@ class DagRunOutcome:
         return "\n".join(text[-lines:])
 
 
+def _load_runner_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "airflow_runner", REPO_DIR / "scripts" / "airflow_runner.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @dataclass
 class AirflowHome:
     """A migrated AIRFLOW_HOME and the environment to run the airflow CLI in it."""
@@ -66,28 +82,45 @@ class AirflowHome:
     home: Path
     env: dict[str, str]
     runs: int = 0
+    warm: Any = None  # airflow_runner.WarmAirflow, started on first use
 
     @property
     def metadata_db(self) -> Path:
         return self.home / "airflow.db"
 
     def cli(
-        self, *args: str, extra_env: Mapping[str, str] | None = None, log_name: str = "cli"
+        self,
+        *args: str,
+        extra_env: Mapping[str, str] | None = None,
+        log_name: str = "cli",
+        fresh: bool = False,
     ) -> tuple[int, Path]:
+        """Run `airflow ARGS...`: in the warm runner, or in a new process when `fresh`."""
         self.runs += 1
         log_path = self.home / "test-logs" / f"{self.runs:03d}-{log_name}.log"
         log_path.parent.mkdir(exist_ok=True)
-        env = {**self.env, **(extra_env or {})}
+        if not fresh:
+            if self.warm is None:
+                self.warm = _load_runner_module().WarmAirflow(self.env)
+            code = self.warm.run(
+                list(args), log=log_path, env=extra_env, timeout_s=DAGS_TEST_TIMEOUT_S
+            )
+            return code, log_path
         with log_path.open("w", encoding="utf-8") as log:
             proc = subprocess.run(
                 [sys.executable, "-m", "airflow", *args],
-                env=env,
+                env={**self.env, **(extra_env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=DAGS_TEST_TIMEOUT_S,
                 check=False,
             )
         return proc.returncode, log_path
+
+    def close(self) -> None:
+        if self.warm is not None:
+            self.warm.close()
+            self.warm = None
 
     def dags_test(
         self,
@@ -99,6 +132,7 @@ class AirflowHome:
         conf: Mapping[str, object] | None = None,
         extra_env: Mapping[str, str] | None = None,
         expect_success: bool = True,
+        fresh: bool = False,
     ) -> DagRunOutcome:
         """Run `airflow dags test DAG_ID [DATE]` against a warehouse database."""
         from pipeline.orchestration import airflow_connection_uri
@@ -113,7 +147,7 @@ class AirflowHome:
             args.append(logical_date)
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
-        returncode, log_path = self.cli(*args, extra_env=env, log_name=dag_id)
+        returncode, log_path = self.cli(*args, extra_env=env, log_name=dag_id, fresh=fresh)
         outcome = self._outcome(dag_id, returncode, log_path)
         if expect_success and not outcome.succeeded:
             pytest.fail(
@@ -188,10 +222,11 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[
     home = tmp_path_factory.mktemp("airflow_home")
     pycache = Path(request.config.cache.mkdir("airflow-pycache"))
     af = AirflowHome(home=home, env=_subprocess_env(home, pycache))
-    returncode, log_path = af.cli("db", "migrate", log_name="db-migrate")
+    returncode, log_path = af.cli("db", "migrate", log_name="db-migrate", fresh=True)
     if returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{log_path.read_text()[-4000:]}")
     yield af
+    af.close()
 
 
 @pytest.fixture

@@ -51,8 +51,9 @@ def test_a_database_outage_is_retried_with_back_off_then_fails(airflow_home) -> 
         warehouse_url=nowhere,
         extra_env={"STRAITWATCH_TASK_RETRIES": "2", "STRAITWATCH_RETRY_DELAY_S": "1"},
         expect_success=False,
+        fresh=True,  # the `airflow` executable itself, in a process of its own
     )
-    assert run.run["state"] == "failed"
+    assert run.returncode == 1 and run.run["state"] == "failed"
     assert (run.tasks["migrate"], run.tries["migrate"]) == ("failed", 3)  # 1 try + 2 retries
     assert run.tasks["load_reference"] == "upstream_failed"
     log = run.log_path.read_text()
