@@ -34,7 +34,7 @@ THIS_RUN_FILES = (
 def straitwatch_ingest():
     @task
     def list_files() -> list[str]:
-        return orch.list_inbox(orch.AIS_KIND)
+        return orch.list_ais_files()
 
     @task(map_index_template="{{ inbox_file }}")
     def ingest_file(path: str) -> dict:

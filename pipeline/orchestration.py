@@ -56,6 +56,8 @@ INBOX_KINDS = (AIS_KIND, REPORTS_KIND)
 _UNFINISHED_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
 ERROR_NOTE_SUFFIX = ".error"
 ARTICLE_META_SUFFIX = ".json"
+# `NAME.mapping.toml` beside a CSV or Parquet file NAME: its column mapping (`ingest --mapping`).
+MAPPING_SUFFIX = ".mapping.toml"
 
 
 # --------------------------------------------------------------------------- settings
@@ -473,10 +475,11 @@ def run_load_reference() -> dict[str, int]:
         return jsonable(load_reference(conn))
 
 
-def list_inbox(kind: str) -> list[str]:
-    """Paths of the files waiting in the inbox folder of this kind."""
+def list_ais_files() -> list[str]:
+    """AIS files waiting in the inbox; a file's column mapping travels with it."""
     inbox = inbox_settings()
-    return [str(p) for p in pending_files(inbox.folder(kind), min_age_s=inbox.min_age_s)]
+    files = pending_files(inbox.folder(AIS_KIND), min_age_s=inbox.min_age_s)
+    return [str(p) for p in files if not p.name.endswith(MAPPING_SUFFIX)]
 
 
 def display_name(path: str) -> str:
@@ -495,16 +498,25 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
     if not source.exists():
         # An earlier try loaded and moved it, then died before reporting: nothing to do.
         return {"path": path, "missing": True}
+    # Records without a time of their own (raw NMEA) get the time the file arrived.
     received_at = datetime.fromtimestamp(source.stat().st_mtime, UTC)
+    mapping = source.with_name(source.name + MAPPING_SUFFIX)
+    companions = [mapping] if mapping.exists() else []
     try:
         with warehouse() as conn:
-            result = ingest_file(conn, source, received_at=received_at)
+            result = ingest_file(
+                conn, source, mapping=companions[0] if companions else None, received_at=received_at
+            )
     except Exception as exc:
         if not _bad_input(exc):
             raise
         moved = archive(source, inbox, AIS_KIND, "failed", note=f"{exc}")
+        for extra in companions:
+            archive(extra, inbox, AIS_KIND, "failed")
         raise AirflowFailException(f"{source.name}: {exc} (moved to {moved})") from exc
     moved = archive(source, inbox, AIS_KIND, "done")
+    for extra in companions:
+        archive(extra, inbox, AIS_KIND, "done")
     summary = jsonable(result)
     summary.update(path=path, archived_to=str(moved))
     if (

@@ -68,22 +68,40 @@ def _library_ingest(url: str, paths: list[Path]) -> list[tuple]:
 
     with db.connect(url) as conn:
         for path in paths:
-            ingest_file(conn, path)
+            mapping = path.with_name(path.name + ".mapping.toml")
+            ingest_file(conn, path, mapping=mapping if mapping.exists() else None)
         return _file_rows(conn)
 
 
 def _file_rows(conn) -> list[tuple]:
     return conn.execute(
-        "SELECT format, rows_read, rows_loaded, rows_rejected, sha256 "
+        "SELECT format, mapping, rows_read, rows_loaded, rows_rejected, sha256 "
         "FROM straitwatch.ingested_files ORDER BY format"
     ).fetchall()
 
 
+def _custom_feed(folder: Path) -> Path:
+    """A CSV whose columns no reader knows, with the column mapping beside it."""
+    feed = folder / "harbour_feed.csv"
+    feed.write_text(
+        "vessel_id,fix_time,northing_deg,easting_deg\n"
+        "219000001,2025-01-05T10:00:00Z,55.7000,12.6000\n"
+        "219000001,2025-01-05T10:10:00Z,55.7100,12.6100\n"
+        "219000002,2025-01-06T23:50:00Z,55.6000,12.7000\n"
+    )
+    feed.with_name(feed.name + ".mapping.toml").write_text(
+        'name = "harbour-feed"\n[columns]\nmmsi = "vessel_id"\nts = "fix_time"\n'
+        'lat = "northing_deg"\nlon = "easting_deg"\n'
+    )
+    return feed
+
+
 def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions(
-    airflow_home, db_url, other_db_url, inbox, table_counts
+    airflow_home, db_url, other_db_url, inbox, table_counts, tmp_path
 ) -> None:
     pytest.importorskip("pipeline.ingest.load")
-    for path in (NOAA, DMA):
+    feed = _custom_feed(tmp_path)
+    for path in (NOAA, DMA, feed, feed.with_name(feed.name + ".mapping.toml")):
         shutil.copy(path, inbox / "ais" / path.name)
     (inbox / "ais" / "not_ais.csv").write_text("hello,world\n1,2\n")
     (inbox / "ais" / "still_uploading.csv.part").write_text("partial")
@@ -105,29 +123,30 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
         assert run.tasks[task] == "success", (task, run.tasks)
     assert run.tasks["report_failed_files"] == "failed"
     # A bad file is not retried: retrying would only fail the same way.
-    assert run.tries["ingest_file[2]"] == 1
+    assert run.tries["ingest_file[3]"] == 1
 
     # Files moved aside: loaded ones to done/, the bad one to failed/ with its reason.
     assert sorted(p.name for p in (inbox / "ais").iterdir()) == ["still_uploading.csv.part"]
     done = sorted(p.name for p in (inbox / "done" / "ais").rglob("*") if p.is_file())
-    assert done == sorted([NOAA.name, DMA.name])
+    assert done == sorted([NOAA.name, DMA.name, feed.name, feed.name + ".mapping.toml"])
     [failed] = [p for p in (inbox / "failed" / "ais").rglob("not_ais.csv")]
     assert failed.with_name("not_ais.csv.error").read_text().strip()
 
     # The DAG records exactly what the library records for the same files.
     with db.connect(db_url) as conn:
         dag_rows = _file_rows(conn)
-    assert dag_rows == _library_ingest(other_db_url, [NOAA, DMA])
-    noaa = next(r for r in dag_rows if r[0] == "noaa")
-    assert noaa[1] == 1000  # the sample's data lines
+    assert dag_rows == _library_ingest(other_db_url, [NOAA, DMA, feed])
+    by_format = {r[0]: r for r in dag_rows}
+    assert by_format["noaa"][2] == 1000  # the sample's data lines
+    assert by_format["csv"][1:5] == ("harbour-feed", 3, 3, 0)
     counts = table_counts(db_url, *INGEST_TABLES)
-    assert counts["ingested_files"] == 2
+    assert counts["ingested_files"] == 3
     assert counts["positions"] > 0
 
     [event] = run.asset_events
     assert event["asset"] == "straitwatch.positions"
-    assert event["extra"]["rows_loaded"] == sum(r[2] for r in dag_rows)
-    assert len(event["extra"]["file_ids"]) == 2
+    assert event["extra"]["rows_loaded"] == sum(r[3] for r in dag_rows)
+    assert len(event["extra"]["file_ids"]) == 3
     with db.connect(db_url) as conn:
         first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
     assert (event["extra"]["first_ts"], event["extra"]["last_ts"]) == (
@@ -145,8 +164,12 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
     assert table_counts(db_url, *INGEST_TABLES) == counts
 
     # The same files delivered again are recognised (sha256) and skipped, not loaded twice.
-    for path in (NOAA, DMA):
+    for path in (NOAA, DMA, feed):
         shutil.copy(path, inbox / "ais" / f"again_{path.name}")
+    shutil.copy(
+        feed.with_name(feed.name + ".mapping.toml"),
+        inbox / "ais" / f"again_{feed.name}.mapping.toml",
+    )
     redelivered = airflow_home.dags_test(
         "straitwatch_ingest", "2025-02-01T00:20:00", warehouse_url=db_url, inbox=inbox
     )
