@@ -60,9 +60,14 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _db_status(args: argparse.Namespace) -> int:
     from pipeline import db
 
+    from pipeline.analyst.postgis import geometry_note
+
     with db.open_warehouse(args.settings) as conn:
         for version, name in db.applied_versions(conn):
             print(f"{version:04d} {name}")
+        note = geometry_note(conn)
+    if note:
+        print(note)
     return 0
 
 

@@ -139,3 +139,18 @@ def test_cli_unreachable_database_is_one_line_error() -> None:
     assert run.returncode == 2
     assert run.stderr.startswith("straitwatch db: cannot connect to the database")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_cli_db_status_lists_migrations(db_url: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--database-url", db_url, "db", "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    expected = [f"{m.version:04d} {m.name}" for m in db.migrations()]
+    assert lines[: len(expected)] == expected
+    # the machine's server has PostGIS: no note about missing geometry
+    assert not any(line.startswith("note:") for line in lines)

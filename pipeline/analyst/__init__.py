@@ -1,0 +1,1 @@
+"""Analyst layer: read-only role, PostGIS status, evidence pages and transit charts."""
