@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import db
-from pipeline.config import REPO_DIR
+from pipeline.config import REPO_DIR, SEEDS_DIR
 
 pytestmark = pytest.mark.airflow
 
@@ -23,6 +23,15 @@ def test_reference_dag_migrates_an_empty_warehouse_and_loads_the_seeds(
     airflow_home, empty_db_url, table_counts
 ) -> None:
     pytest.importorskip("pipeline.geo.reference")
+    from pipeline.geo.geofences import load_gates
+    from pipeline.geo.ports import read_ports
+
+    chokepoints, gates = load_gates(SEEDS_DIR)
+    seeds = {
+        "chokepoints": len(chokepoints),
+        "chokepoint_gates": len(gates),
+        "ports": len(read_ports(SEEDS_DIR).ports),
+    }
     first = airflow_home.dags_test(
         "straitwatch_reference", "2025-01-01", warehouse_url=empty_db_url
     )
@@ -30,17 +39,21 @@ def test_reference_dag_migrates_an_empty_warehouse_and_loads_the_seeds(
     with db.connect(empty_db_url) as conn:
         applied = [v for v, _ in db.applied_versions(conn)]
     assert applied == [m.version for m in db.migrations()]
-    counts = table_counts(empty_db_url, *REFERENCE_TABLES)
-    assert all(n > 0 for n in counts.values()), counts
+    assert table_counts(empty_db_url, *REFERENCE_TABLES) == seeds
     [event] = first.asset_events
     assert event["asset"] == "straitwatch.reference"
-    assert {k: v for k, v in event["extra"].items() if k in counts} == counts
+    extra = event["extra"]
+    assert (extra["chokepoints"], extra["gates"], extra["ports"]) == tuple(seeds.values())
+    assert extra["chokepoints_inserted"] == seeds["chokepoints"]
 
     again = airflow_home.dags_test(
         "straitwatch_reference", "2025-01-01", warehouse_url=empty_db_url
     )
     assert again.run["logical_date"] == first.run["logical_date"]
-    assert table_counts(empty_db_url, *REFERENCE_TABLES) == counts
+    assert table_counts(empty_db_url, *REFERENCE_TABLES) == seeds
+    [event] = again.asset_events
+    changed = {k: v for k, v in event["extra"].items() if k.endswith(("_inserted", "_updated"))}
+    assert set(changed.values()) == {0}, changed
 
 
 def test_a_database_outage_is_retried_with_back_off_then_fails(airflow_home) -> None:
