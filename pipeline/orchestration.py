@@ -252,16 +252,17 @@ def airflow_connection_uri(conninfo: str) -> str:
 @contextmanager
 def warehouse(conn_id: str = CONN_ID, *, upgrade: bool = True) -> Iterator[psycopg.Connection]:
     """An open warehouse connection, by default with the schema brought up to date first (as
-    every CLI command does), so a stage never runs against a half-migrated warehouse."""
+    every CLI command does), so a stage never runs against a half-migrated warehouse.
+
+    Like the CLI's `with connection:` it commits what is still open when the block ends (the
+    stages leave their last transaction to the caller) and rolls back on an exception.
+    """
     from pipeline import db
 
-    conn = db.connect(warehouse_conninfo(conn_id))
-    try:
+    with db.connect(warehouse_conninfo(conn_id)) as conn:
         if upgrade:
             db.upgrade(conn)
         yield conn
-    finally:
-        conn.close()
 
 
 def jsonable(value: Any) -> Any:

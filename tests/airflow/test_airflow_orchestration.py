@@ -21,6 +21,7 @@ from pipeline.orchestration import (
     pending_files,
     resolve_window,
     summarize_ingest,
+    warehouse,
     warehouse_conninfo,
 )
 
@@ -192,6 +193,24 @@ def test_connection_uri_round_trips_to_a_working_conninfo(db_url: str, monkeypat
     with db.connect(conninfo) as conn:
         row = conn.execute("SELECT current_database(), current_setting('application_name')")
         assert row.fetchone() == (psycopg.conninfo.conninfo_to_dict(db_url)["dbname"], "sw")
+
+
+def test_warehouse_commits_what_a_stage_leaves_open_and_rolls_back_on_error(
+    db_url: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_STRAITWATCH_DB", airflow_connection_uri(db_url))
+    insert = (
+        "INSERT INTO straitwatch.ingested_files (path, sha256, format, rows_read, rows_loaded, "
+        "rows_rejected) VALUES (%s, %s, 'csv', 0, 0, 0)"
+    )
+    with warehouse() as conn:
+        conn.execute(insert, ("kept.csv", "a" * 64))  # a transaction left open, as stages do
+    with pytest.raises(RuntimeError), warehouse() as conn:
+        conn.execute(insert, ("lost.csv", "b" * 64))
+        raise RuntimeError("the task failed")
+    with db.connect(db_url) as conn:
+        paths = conn.execute("SELECT path FROM straitwatch.ingested_files").fetchall()
+    assert paths == [("kept.csv",)]
 
 
 def test_a_connection_of_another_type_is_refused(monkeypatch) -> None:
