@@ -48,13 +48,32 @@ SNAPSHOT_COLUMNS = {
 
 
 def snapshot(url: str, tables=SNAPSHOT_COLUMNS) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent digest of each table's meaningful columns."""
+    """Row count and an order-independent digest of each table's meaningful columns.
+
+    Floating-point columns count to 9 significant digits: sums taken day by day and over a
+    span differ in their last bits (1e-15 relative), which says nothing about the events.
+    """
     out = {}
     with db.connect(url) as conn:
-        for table, cols in tables.items() if isinstance(tables, dict) else tables:
+        for table, cols in tables.items():
+            types = dict(
+                conn.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'straitwatch' AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table,),
+                ).fetchall()
+            )
+            names = list(types) if cols == "*" else [c.strip() for c in cols.split(",")]
+            exprs = [
+                f"round({c}::numeric, 9 - ceil(log(greatest(abs({c}::numeric), 1e-9)))::int)"
+                if types[c] in ("double precision", "real")
+                else c
+                for c in names
+            ]
             out[table] = conn.execute(
                 f"SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
-                f"FROM (SELECT t::text AS r FROM (SELECT {cols} FROM straitwatch.{table}) t) s"
+                f"FROM (SELECT ({', '.join(exprs)})::text AS r FROM straitwatch.{table}) s"
             ).fetchone()
     return out
 
