@@ -23,6 +23,7 @@ import shutil
 import sqlite3
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,8 +46,16 @@ EXAMPLE_QUERIES = (
 class Demo:
     """One demo run: where things live, and the environment the airflow CLI runs in."""
 
-    def __init__(self, settings: Settings, work_dir: Path, warehouse_url: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        work_dir: Path,
+        warehouse_url: str,
+        *,
+        background_vessels: int | None = None,
+    ) -> None:
         self.settings = settings
+        self.background_vessels = background_vessels
         self.work = work_dir
         self.home = work_dir / "airflow"
         self.inbox = work_dir / "inbox"
@@ -165,10 +174,10 @@ class Demo:
     def stage_scenario(self) -> None:
         """Write the demo scenario (reused when already written) and drop it in the inbox."""
         from pipeline.demo import ARTICLE_FILE, ARTICLE_PUBLISHED, ARTICLE_SOURCE
-        from pipeline.simulate import DemoScenario, write_scenario
+        from pipeline.simulate import write_scenario
 
         clock = time.perf_counter()
-        files = write_scenario(self.work / "scenario", DemoScenario())
+        files = write_scenario(self.work / "scenario", scenario_config(self.background_vessels))
         self.ais_files = list(files.ais_files)
         ais, reports = self.inbox / orchestration.AIS_KIND, self.inbox / orchestration.REPORTS_KIND
         ais.mkdir(parents=True, exist_ok=True)
@@ -237,6 +246,16 @@ class Demo:
         self.say(f"Airflow logs of this run: {self.logs}")
 
 
+def scenario_config(background_vessels: int | None = None):
+    """The demo scenario, as `straitwatch demo` builds it (optionally with less traffic)."""
+    from pipeline.simulate import DemoScenario
+
+    default = DemoScenario()
+    if background_vessels is None:
+        return default
+    return replace(default, fleet=replace(default.fleet, vessels=background_vessels))
+
+
 def _display_url(url: str) -> str:
     """The warehouse connection string for psql, its password (if any) hidden."""
     masked = re.sub(r"(://[^:/@?]*:)[^@/?]+@", r"\1****@", url)
@@ -250,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="Airflow home, inbox, scenario and logs (default: <cache dir>/airflow-demo)",
     )
+    parser.add_argument(
+        "--background-vessels",
+        type=int,
+        metavar="N",
+        help="ships in the background traffic (default: as `straitwatch demo`)",
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     work = args.work_dir or settings.cache_dir / "airflow-demo"
@@ -260,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Warehouse: embedded PostgreSQL, data in {settings.embedded_pgdata}", flush=True)
             url = db.resolve_url(settings)
-        demo = Demo(settings, work, url)
+        demo = Demo(settings, work, url, background_vessels=args.background_vessels)
         try:
             demo.prepare_airflow()
             demo.stage_scenario()

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +25,9 @@ from pipeline.config import REPO_DIR
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 DEMO_SCRIPT = REPO_DIR / "scripts" / "airflow_demo.py"
+# The story ships (Sparta, Sparta II, ...) and a little of the background traffic, to keep the
+# suite quick: the DAGs' work per file is the same.
+BACKGROUND_VESSELS = 40
 EVENT_TABLES = ("ais_gaps", "chokepoint_crossings", "port_calls", "flagged_positions")
 # Per table, the columns that say what a row means: not when it was written, nor the file_id
 # (files get their ids in the order their mapped tasks happen to run).
@@ -109,7 +112,14 @@ def demo_run(airflow_home, databases, tmp_path_factory, request) -> DemoRun:
     env = {**airflow_home.env, "DATABASE_URL": url, "STRAITWATCH_CACHE_DIR": str(work / "cache")}
     env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
     proc = subprocess.run(
-        [sys.executable, str(DEMO_SCRIPT), "--work-dir", str(work)],
+        [
+            sys.executable,
+            str(DEMO_SCRIPT),
+            "--work-dir",
+            str(work),
+            "--background-vessels",
+            str(BACKGROUND_VESSELS),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -136,9 +146,12 @@ def _library_demo(url: str, work: Path):
     import io
 
     from pipeline.demo import run_demo
+    from pipeline.simulate import DemoScenario
 
+    default = DemoScenario()
+    config = replace(default, fleet=replace(default.fleet, vessels=BACKGROUND_VESSELS))
     with db.connect(url) as conn:
-        return run_demo(conn, work, out=io.StringIO())
+        return run_demo(conn, work, config=config, out=io.StringIO())
 
 
 def test_demo_prints_progress_verdicts_and_how_to_query(demo_run) -> None:
