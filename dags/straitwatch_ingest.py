@@ -16,6 +16,9 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from pipeline import orchestration as orch
 
+SETTINGS = orch.TaskSettings.from_env()
+
+# The files this run loaded, as a WHERE clause that Airflow renders when the check runs.
 THIS_RUN_FILES = (
     """file_id = ANY('{{ ti.xcom_pull(task_ids="summarize")["file_ids_pg"] }}'::bigint[])"""
 )
@@ -27,7 +30,7 @@ THIS_RUN_FILES = (
     start_date=orch.EARLIEST_DATA,
     catchup=False,
     max_active_runs=1,
-    default_args=orch.task_defaults(),
+    default_args=orch.task_defaults(SETTINGS),
     tags=["straitwatch"],
     doc_md=__doc__,
 )
@@ -36,7 +39,10 @@ def straitwatch_ingest():
     def list_files() -> list[str]:
         return orch.list_ais_files()
 
-    @task(map_index_template="{{ inbox_file }}")
+    @task(
+        map_index_template="{{ inbox_file }}",
+        max_active_tis_per_dag=SETTINGS.ingest_concurrency,
+    )
     def ingest_file(path: str) -> dict:
         get_current_context()["inbox_file"] = orch.display_name(path)
         return orch.ingest_inbox_file(path)
@@ -67,15 +73,14 @@ def straitwatch_ingest():
         return summary
 
     @task(trigger_rule="one_failed")
-    def report_failed_files() -> None:
-        raise AirflowFailException(
-            "some inbox files failed: see the failed ingest_file tasks and failed/ in the inbox"
-        )
+    def report_failed_files(files: list[str], done: list[dict]) -> None:
+        raise AirflowFailException(orch.failed_files_message(orch.AIS_KIND, files, done))
 
-    loaded = ingest_file.expand(path=list_files())
+    files = list_files()
+    loaded = ingest_file.expand(path=files)
     summary = summarize(loaded)
     summary >> [check_counts, check_rejects] >> publish(summary)
-    loaded >> report_failed_files()
+    report_failed_files(files, loaded)
 
 
 straitwatch_ingest()

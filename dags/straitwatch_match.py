@@ -70,15 +70,14 @@ def straitwatch_match():
         return summary
 
     @task(trigger_rule="one_failed")
-    def report_failed_files() -> None:
-        raise AirflowFailException(
-            "some report files failed: see the failed import_file tasks and failed/ in the inbox"
-        )
+    def report_failed_files(files: list[str], done: list[dict]) -> None:
+        raise AirflowFailException(orch.failed_files_message(orch.REPORTS_KIND, files, done))
 
-    imported = import_file.expand(path=list_files())
+    files = list_files()
+    imported = import_file.expand(path=files)
     summary = match(imported)
     summary >> [check_verdicts, check_every_report] >> publish(summary)
-    imported >> report_failed_files()
+    report_failed_files(files, imported)
 
 
 straitwatch_match()

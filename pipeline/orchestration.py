@@ -71,6 +71,9 @@ class TaskSettings:
     retry_delay_s: float = 30.0
     retry_backoff_factor: float = 2.0
     max_retry_delay_s: float = 1800.0
+    # Files loaded at once by one ingest run: each holds a batch of a file in memory and a
+    # connection, and they compete for the same disks.
+    ingest_concurrency: int = 4
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TaskSettings:
@@ -82,6 +85,9 @@ class TaskSettings:
             retry_backoff_factor=default.retry_backoff_factor,
             max_retry_delay_s=float(
                 env.get("STRAITWATCH_MAX_RETRY_DELAY_S", default.max_retry_delay_s)
+            ),
+            ingest_concurrency=int(
+                env.get("STRAITWATCH_INGEST_CONCURRENCY", default.ingest_concurrency)
             ),
         )
 
@@ -538,6 +544,19 @@ def loaded_span(conn: psycopg.Connection, file_id: int) -> tuple[datetime | None
     ).fetchone()
     conn.commit()
     return row[0], row[1]
+
+
+def failed_files_message(
+    kind: str, files: Iterable[str], done: Iterable[Mapping[str, Any] | None]
+) -> str:
+    """Why a run failed: which of its inbox files have no result (their tasks failed)."""
+    finished = {r["path"] for r in done if r and r.get("path")}
+    failed = sorted(display_name(f) for f in files if f not in finished)
+    return (
+        f"{len(failed)} {kind} file(s) failed: {', '.join(failed)}. A bad file is moved to "
+        f"failed/{kind}/ with a .error note; any other failure leaves it in the inbox for the "
+        "next run. See the failed tasks' logs."
+    )
 
 
 def summarize_ingest(results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:

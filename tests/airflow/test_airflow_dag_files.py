@@ -123,6 +123,7 @@ def test_ingest_maps_one_task_per_file(dagbag) -> None:
     ingest = dagbag.dags["straitwatch_ingest"]
     mapped = ingest.get_task("ingest_file")
     assert type(mapped).__name__.endswith("MappedOperator")
+    assert mapped.partial_kwargs["max_active_tis_per_dag"] == 4  # files loaded at once
     assert ingest.get_task("summarize").trigger_rule == "all_done"
     assert ingest.get_task("report_failed_files").trigger_rule == "one_failed"
 

@@ -17,6 +17,7 @@ from pipeline.orchestration import (
     TransientDatabaseErrors,
     airflow_connection_uri,
     archive,
+    failed_files_message,
     is_transient_database_error,
     pending_files,
     resolve_window,
@@ -93,6 +94,15 @@ def test_ingest_summary_adds_up_loaded_files_only() -> None:
     assert (summary["rows_loaded"], summary["rows_rejected"]) == (11, 2)
     assert summary["first_ts"] == "2024-12-10T01:00:00+00:00"
     assert summary["last_ts"] == "2024-12-10T07:00:00+00:00"
+
+
+def test_a_failed_run_names_its_failed_files() -> None:
+    message = failed_files_message(
+        "ais",
+        ["/in/ais/a.csv", "/in/ais/b.nmea", "/in/ais/c.csv"],
+        [{"path": "/in/ais/b.nmea", "file_id": 1}, None],
+    )
+    assert message.startswith("2 ais file(s) failed: a.csv, c.csv.")
 
 
 def test_an_ingest_run_without_files_skips_its_checks() -> None:

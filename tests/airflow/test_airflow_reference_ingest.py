@@ -133,6 +133,7 @@ def test_ingest_dag_loads_each_inbox_file_moves_it_aside_and_announces_positions
     for task in ("list_files", "summarize", "check_counts", "check_rejects", "publish"):
         assert run.tasks[task] == "success", (task, run.tasks)
     assert run.tasks["report_failed_files"] == "failed"
+    assert "1 ais file(s) failed: not_ais.csv." in run.log_path.read_text()
     # A bad file is not retried: retrying would only fail the same way.
     assert run.tries["ingest_file[3]"] == 1
 
