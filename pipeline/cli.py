@@ -59,7 +59,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _db_status(args: argparse.Namespace) -> int:
     from pipeline import db
-
     from pipeline.analyst.postgis import geometry_note
 
     with db.open_warehouse(args.settings) as conn:

@@ -31,13 +31,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_detect)
 
 
+_SKIP_WORDS = {
+    "no_locode": "no UN/LOCODE",
+    "malformed_locode": "malformed code",
+    "locode_country_mismatch": "another country's code",
+    "duplicate_locode": "duplicate code",
+    "bad_position": "bad position",
+}
+
+
+def format_reference_counts(counts: dict[str, int]) -> str:
+    """The load-reference summary: seed sizes, skipped WPI rows by reason, changes per table."""
+    skipped = sum(counts[f"ports_skipped_{r}"] for r in _SKIP_WORDS)
+    reasons = ", ".join(
+        f"{words} {counts[f'ports_skipped_{r}']}" for r, words in _SKIP_WORDS.items()
+    )
+    lines = [
+        f"seeds: {counts['chokepoints']} chokepoints, {counts['gates']} gates, "
+        f"{counts['ports']} ports from {counts['wpi_rows']} World Port Index rows "
+        f"({skipped} skipped: {reasons})"
+    ]
+    for table in ("chokepoints", "gates", "ports"):
+        c = {k: counts[f"{table}_{k}"] for k in ("inserted", "updated", "deleted", "kept")}
+        line = f"{table}: {c['inserted']} inserted, {c['updated']} updated, {c['deleted']} deleted"
+        if c["kept"]:
+            line += f", {c['kept']} kept (gone from the seeds, still referenced by events)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _load_reference(args: argparse.Namespace) -> int:
     from pipeline import db
     from pipeline.geo.reference import load_reference
 
     with db.open_warehouse(args.settings) as conn:
         counts = load_reference(conn)
-    print(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    print(format_reference_counts(counts))
     return 0
 
 
