@@ -24,13 +24,13 @@ def test_reference_dag_migrates_an_empty_warehouse_and_loads_the_seeds(
 ) -> None:
     pytest.importorskip("pipeline.geo.reference")
     from pipeline.geo.geofences import load_gates
-    from pipeline.geo.ports import read_ports
+    from pipeline.geo.ports import load_ports
 
     chokepoints, gates = load_gates(SEEDS_DIR)
     seeds = {
         "chokepoints": len(chokepoints),
         "chokepoint_gates": len(gates),
-        "ports": len(read_ports(SEEDS_DIR).ports),
+        "ports": len(load_ports(SEEDS_DIR)),
     }
     first = airflow_home.dags_test(
         "straitwatch_reference", "2025-01-01", warehouse_url=empty_db_url
