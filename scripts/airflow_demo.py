@@ -29,7 +29,7 @@ from pathlib import Path
 
 from airflow_runner import WarmAirflow
 
-from pipeline import db, orchestration
+from pipeline import db
 from pipeline.config import REPO_DIR, Settings
 from pipeline.errors import StraitwatchError
 
@@ -54,6 +54,10 @@ class Demo:
         *,
         background_vessels: int | None = None,
     ) -> None:
+        # Importing Airflow (orchestration does) sets up its logging: only after the embedded
+        # server, whose start-up chatter would otherwise be printed, is running.
+        from pipeline import orchestration
+
         self.settings = settings
         self.background_vessels = background_vessels
         self.work = work_dir
@@ -181,6 +185,8 @@ class Demo:
         clock = time.perf_counter()
         files = write_scenario(self.work / "scenario", scenario_config(self.background_vessels))
         self.ais_files = list(files.ais_files)
+        from pipeline import orchestration
+
         ais, reports = self.inbox / orchestration.AIS_KIND, self.inbox / orchestration.REPORTS_KIND
         ais.mkdir(parents=True, exist_ok=True)
         reports.mkdir(parents=True, exist_ok=True)
@@ -211,6 +217,8 @@ class Demo:
             ).fetchone()
         if first is None:
             raise StraitwatchError("the ingest run loaded no positions: nothing to detect")
+        from pipeline import orchestration
+
         window = orchestration.resolve_window(
             event_extras=[{"first_ts": first.isoformat(), "last_ts": last.isoformat()}]
         )
