@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -141,17 +142,21 @@ def _new_database(databases, template: str | None = None) -> str:
     return psycopg.conninfo.make_conninfo(admin, dbname=databases.create(template=template))
 
 
+def _scenario_config():
+    from pipeline.simulate import DemoScenario
+
+    default = DemoScenario()
+    return replace(default, fleet=replace(default.fleet, vessels=BACKGROUND_VESSELS))
+
+
 def _library_demo(url: str, work: Path):
     """The same scenario through `straitwatch demo`'s library path, for comparison."""
     import io
 
     from pipeline.demo import run_demo
-    from pipeline.simulate import DemoScenario
 
-    default = DemoScenario()
-    config = replace(default, fleet=replace(default.fleet, vessels=BACKGROUND_VESSELS))
     with db.connect(url) as conn:
-        return run_demo(conn, work, config=config, out=io.StringIO())
+        return run_demo(conn, work, config=_scenario_config(), out=io.StringIO())
 
 
 def test_demo_prints_progress_verdicts_and_how_to_query(demo_run) -> None:
@@ -174,15 +179,67 @@ def test_demo_dags_write_what_the_library_writes(demo_run, databases, tmp_path) 
     assert snapshot(demo_run.url, tables) == snapshot(library_url, tables)
 
 
+def _truth(demo_run) -> pd.DataFrame:
+    """The scenario's ground truth (the files are already written: reused, not regenerated)."""
+    from pipeline.simulate import write_scenario
+
+    return write_scenario(demo_run.work / "scenario", _scenario_config()).truth
+
+
+def test_the_sparta_voyages_come_out_of_the_dags(demo_run) -> None:
+    """Every passage and port call the scenario gives Sparta and Sparta II is detected."""
+    truth = _truth(demo_run)
+    subjects = truth[truth["role"] == "subject"]
+    assert set(subjects["name"]) == {"SPARTA", "SPARTA II"}
+    with db.connect(demo_run.url) as conn:
+        crossings = db.read_frame(
+            conn,
+            "SELECT mmsi, chokepoint_id, direction, crossed_at "
+            "FROM straitwatch.chokepoint_crossings WHERE mmsi = ANY(%s)",
+            (subjects["mmsi"].unique().tolist(),),
+        )
+        calls = db.read_frame(
+            conn,
+            "SELECT mmsi, port_id, arrived_at, departed_at FROM straitwatch.port_calls "
+            "WHERE mmsi = ANY(%s)",
+            (subjects["mmsi"].unique().tolist(),),
+        )
+    slack = pd.Timedelta(hours=3)  # AIS sampled every few minutes to hours near a gate
+    for passage in subjects[subjects["kind"] == "passage"].itertuples():
+        found = crossings[
+            (crossings["mmsi"] == passage.mmsi)
+            & (crossings["chokepoint_id"] == passage.place_id)
+            & (crossings["direction"] == passage.direction)
+            & crossings["crossed_at"].between(
+                passage.window_start - slack, passage.window_end + slack
+            )
+        ]
+        assert len(found) == 1, passage
+    for call in subjects[subjects["kind"] == "port_call"].itertuples():
+        found = calls[
+            (calls["mmsi"] == call.mmsi)
+            & (calls["port_id"] == call.place_id)
+            & calls["arrived_at"].between(call.started_at - slack, call.started_at + slack)
+        ]
+        assert len(found) == 1, call
+        assert found["departed_at"].isna().all() == pd.isna(call.ended_at), call
+
+
 def test_sparta_verdicts_come_out_of_the_dags(demo_run) -> None:
+    """The seed article's two claims: each named ship found, and its Gibraltar passage two days
+    before the claimed Tuesday (Sunday 9 February 2025), hence date_mismatch."""
+    truth = _truth(demo_run)
+    mmsi = truth[truth["role"] == "subject"].groupby("name")["mmsi"].first().to_dict()
     with db.connect(demo_run.url) as conn:
         rows = conn.execute(
-            "SELECT upper(coalesce(r.vessel_name, '')), m.verdict "
+            "SELECT upper(r.vessel_name), m.mmsi, m.verdict "
             "FROM straitwatch.departure_matches m JOIN straitwatch.reported_departures r "
-            "USING (report_id) ORDER BY 1, 2"
+            "USING (report_id) WHERE r.report_id LIKE 'art-%' ORDER BY 1"
         ).fetchall()
-    names = {name for name, _ in rows}
-    assert {"SPARTA", "SPARTA II"} <= names, rows
+    assert rows == [
+        ("SPARTA", mmsi["SPARTA"], "date_mismatch"),
+        ("SPARTA II", mmsi["SPARTA II"], "date_mismatch"),
+    ]
 
 
 def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run) -> None:
