@@ -49,7 +49,7 @@ def straitwatch_match():
 
     @task(trigger_rule="all_done")
     def match(imported: list[dict], *, dag_run=None) -> dict:
-        return orch.run_match(imported, run_type=str(dag_run.run_type))
+        return orch.run_match(imported, run_type=dag_run.run_type)
 
     check_verdicts = SQLTableCheckOperator(
         task_id="check_verdicts",

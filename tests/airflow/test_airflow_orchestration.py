@@ -105,6 +105,16 @@ def test_a_failed_run_names_its_failed_files() -> None:
     assert message.startswith("2 ais file(s) failed: a.csv, c.csv.")
 
 
+def test_an_hourly_match_run_with_no_new_report_file_does_nothing() -> None:
+    from airflow.sdk.api.datamodels._generated import DagRunType
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipeline.orchestration import run_match
+
+    with pytest.raises(AirflowSkipException, match="no new reports"):
+        run_match([None, {"path": "gone.csv", "missing": True}], run_type=DagRunType.SCHEDULED)
+
+
 def test_an_ingest_run_without_files_skips_its_checks() -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
