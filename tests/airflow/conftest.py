@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import db
 from pipeline.config import REPO_DIR
 
 DAGS_DIR = REPO_DIR / "dags"
@@ -157,9 +158,9 @@ class AirflowHome:
         return outcome
 
     def _outcome(self, dag_id: str, returncode: int, log_path: Path) -> DagRunOutcome:
-        with sqlite3.connect(self.metadata_db) as db:
-            db.row_factory = sqlite3.Row
-            row = db.execute(
+        with sqlite3.connect(self.metadata_db) as meta:
+            meta.row_factory = sqlite3.Row
+            row = meta.execute(
                 "SELECT run_id, state, run_type, logical_date, data_interval_start, "
                 "data_interval_end, conf FROM dag_run WHERE dag_id = ? "
                 "ORDER BY id DESC LIMIT 1",
@@ -168,7 +169,7 @@ class AirflowHome:
             if row is None:
                 return DagRunOutcome(dag_id, returncode, log_path, {}, {})
             run = dict(row)
-            instances = db.execute(
+            instances = meta.execute(
                 "SELECT task_id, map_index, state, try_number FROM task_instance "
                 "WHERE dag_id = ? AND run_id = ?",
                 (dag_id, run["run_id"]),
@@ -181,7 +182,7 @@ class AirflowHome:
             tries = {key[t]: t["try_number"] for t in instances}
             events = [
                 {"asset": e["name"], "extra": json.loads(e["extra"] or "{}")}
-                for e in db.execute(
+                for e in meta.execute(
                     "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
                     "WHERE e.source_dag_id = ? AND e.source_run_id = ? ORDER BY e.id",
                     (dag_id, run["run_id"]),
@@ -239,8 +240,6 @@ def inbox(tmp_path: Path) -> Path:
 
 
 def _table_counts(url: str, *tables: str) -> dict[str, int]:
-    from pipeline import db
-
     with db.connect(url) as conn:
         return {
             t: conn.execute(f"SELECT count(*) FROM straitwatch.{t}").fetchone()[0] for t in tables
@@ -263,3 +262,78 @@ def other_db_url(databases) -> str:
     )
     name = databases.create(template=databases.migrated_template())
     return psycopg.conninfo.make_conninfo(admin, dbname=name)
+
+
+EVENT_TABLES = ("ais_gaps", "chokepoint_crossings", "port_calls", "flagged_positions")
+# Per table, the columns that say what a row means: not when it was written, nor the file_id
+# (files get their ids in the order their mapped tasks happen to run).
+SNAPSHOT_COLUMNS = {
+    "schema_migrations": "version, sha256",
+    "chokepoints": "*",
+    "chokepoint_gates": "*",
+    "ports": "*",
+    "ingested_files": "sha256, format, rows_read, rows_loaded, rows_rejected",
+    "positions": "mmsi, ts, lat, lon, sog, cog, heading, nav_status",
+    "rejected_records": "line_no, raw, reason, detail",
+    "vessel_identity": "mmsi, imo, name, callsign, ship_type, valid_from, valid_to",
+    "ais_gaps": "*",
+    "chokepoint_crossings": "*",
+    "port_calls": "*",
+    "flagged_positions": "*",
+    "reported_departures": "report_id, vessel_name, imo, mmsi, departure_port_id, "
+    "via_chokepoint_id, via_date, via_direction, destination_port_id",
+    "departure_matches": "report_id, mmsi, verdict, evidence, departure_delta, crossing_delta",
+}
+
+
+def _snapshot(url: str, tables: Mapping[str, str] = SNAPSHOT_COLUMNS) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of each table's meaningful columns.
+
+    Floating-point columns count to 9 significant digits: sums taken day by day and over a
+    span differ in their last bits (1e-15 relative), which says nothing about the events.
+    """
+    out = {}
+    with db.connect(url) as conn:
+        for table, cols in tables.items():
+            types = dict(
+                conn.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'straitwatch' AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table,),
+                ).fetchall()
+            )
+            names = list(types) if cols == "*" else [c.strip() for c in cols.split(",")]
+            exprs = [
+                f"round({c}::numeric, 9 - ceil(log(greatest(abs({c}::numeric), 1e-9)))::int)"
+                if types[c] in ("double precision", "real")
+                else c
+                for c in names
+            ]
+            out[table] = conn.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
+                f"FROM (SELECT ({', '.join(exprs)})::text AS r FROM straitwatch.{table}) s"
+            ).fetchone()
+    return out
+
+
+class Snapshots:
+    """`snapshot(url)`: per table, a row count and a digest; `snapshot.of(*tables)` picks."""
+
+    EVENT_TABLES = EVENT_TABLES
+
+    def __call__(self, url: str, tables: Mapping[str, str] | None = None) -> dict:
+        return _snapshot(url, SNAPSHOT_COLUMNS if tables is None else tables)
+
+    def of(self, *tables: str) -> dict[str, str]:
+        return {t: SNAPSHOT_COLUMNS[t] for t in tables}
+
+    @property
+    def data(self) -> dict[str, str]:
+        """Every table but schema_migrations (databases migrated apart differ there)."""
+        return {t: c for t, c in SNAPSHOT_COLUMNS.items() if t != "schema_migrations"}
+
+
+@pytest.fixture
+def snapshot() -> Snapshots:
+    return Snapshots()

@@ -29,57 +29,6 @@ DEMO_SCRIPT = REPO_DIR / "scripts" / "airflow_demo.py"
 # The story ships (Sparta, Sparta II, ...) and a little of the background traffic, to keep the
 # suite quick: the DAGs' work per file is the same.
 BACKGROUND_VESSELS = 40
-EVENT_TABLES = ("ais_gaps", "chokepoint_crossings", "port_calls", "flagged_positions")
-# Per table, the columns that say what a row means: not when it was written, nor the file_id
-# (files get their ids in the order their mapped tasks happen to run).
-SNAPSHOT_COLUMNS = {
-    "schema_migrations": "version, sha256",
-    "chokepoints": "*",
-    "chokepoint_gates": "*",
-    "ports": "*",
-    "ingested_files": "sha256, format, rows_read, rows_loaded, rows_rejected",
-    "positions": "mmsi, ts, lat, lon, sog, cog, heading, nav_status",
-    "rejected_records": "line_no, raw, reason, detail",
-    "vessel_identity": "mmsi, imo, name, callsign, ship_type, valid_from, valid_to",
-    "ais_gaps": "*",
-    "chokepoint_crossings": "*",
-    "port_calls": "*",
-    "flagged_positions": "*",
-    "reported_departures": "report_id, vessel_name, imo, mmsi, departure_port_id, "
-    "via_chokepoint_id, via_date, via_direction, destination_port_id",
-    "departure_matches": "report_id, mmsi, verdict, evidence, departure_delta, crossing_delta",
-}
-
-
-def snapshot(url: str, tables=SNAPSHOT_COLUMNS) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent digest of each table's meaningful columns.
-
-    Floating-point columns count to 9 significant digits: sums taken day by day and over a
-    span differ in their last bits (1e-15 relative), which says nothing about the events.
-    """
-    out = {}
-    with db.connect(url) as conn:
-        for table, cols in tables.items():
-            types = dict(
-                conn.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = 'straitwatch' AND table_name = %s "
-                    "ORDER BY ordinal_position",
-                    (table,),
-                ).fetchall()
-            )
-            names = list(types) if cols == "*" else [c.strip() for c in cols.split(",")]
-            exprs = [
-                f"round({c}::numeric, 9 - ceil(log(greatest(abs({c}::numeric), 1e-9)))::int)"
-                if types[c] in ("double precision", "real")
-                else c
-                for c in names
-            ]
-            out[table] = conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '') "
-                f"FROM (SELECT ({', '.join(exprs)})::text AS r FROM straitwatch.{table}) s"
-            ).fetchone()
-    return out
 
 
 @dataclass
@@ -172,11 +121,11 @@ def test_demo_prints_progress_verdicts_and_how_to_query(demo_run) -> None:
     assert 'psql "' in out and "FROM straitwatch.departure_matches" in out
 
 
-def test_demo_dags_write_what_the_library_writes(demo_run, databases, tmp_path) -> None:
+def test_demo_dags_write_what_the_library_writes(demo_run, databases, snapshot) -> None:
     library_url = _new_database(databases, template=databases.migrated_template())
     _library_demo(library_url, demo_run.work)  # same scenario files: reused, not regenerated
-    tables = {t: c for t, c in SNAPSHOT_COLUMNS.items() if t not in ("schema_migrations",)}
-    assert snapshot(demo_run.url, tables) == snapshot(library_url, tables)
+    # Everything but the migrations table (the library run's database was migrated apart).
+    assert snapshot(demo_run.url, snapshot.data) == snapshot(library_url, snapshot.data)
 
 
 def _truth(demo_run) -> pd.DataFrame:
@@ -242,7 +191,7 @@ def test_sparta_verdicts_come_out_of_the_dags(demo_run) -> None:
     ]
 
 
-def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run) -> None:
+def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run, snapshot) -> None:
     before = snapshot(demo_run.url)
     meta = demo_run.airflow
     for dag_id in (
@@ -270,7 +219,7 @@ def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run) 
     assert snapshot(demo_run.url) == before
 
 
-def test_daily_detect_runs_equal_one_run_over_the_span(demo_run, databases) -> None:
+def test_daily_detect_runs_equal_one_run_over_the_span(demo_run, databases, snapshot) -> None:
     """What `airflow backfill create` does day by day gives the rows of one run over the span."""
     with db.connect(demo_run.url) as conn:
         first = conn.execute("SELECT min(ts) FROM straitwatch.positions").fetchone()[0]
@@ -286,7 +235,9 @@ def test_daily_detect_runs_equal_one_run_over_the_span(demo_run, databases) -> N
     for url in (daily_url, span_url):
         with db.connect(url) as conn:
             conn.execute(
-                "TRUNCATE " + ", ".join(f"straitwatch.{t}" for t in EVENT_TABLES) + " CASCADE"
+                "TRUNCATE "
+                + ", ".join(f"straitwatch.{t}" for t in snapshot.EVENT_TABLES)
+                + " CASCADE"
             )
             conn.commit()
 
@@ -313,7 +264,7 @@ def test_daily_detect_runs_equal_one_run_over_the_span(demo_run, databases) -> N
         warehouse_url=span_url,
         conf={"start": days[0].isoformat(), "end": (days[-1] + timedelta(days=1)).isoformat()},
     )
-    tables = {t: SNAPSHOT_COLUMNS[t] for t in EVENT_TABLES}
+    tables = snapshot.of(*snapshot.EVENT_TABLES)
     daily, span = snapshot(daily_url, tables), snapshot(span_url, tables)
     assert daily["chokepoint_crossings"][0] + daily["port_calls"][0] > 0
     assert daily == span
