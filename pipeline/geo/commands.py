@@ -17,6 +17,27 @@ def _utc(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "load-reference", help="load chokepoints, gate lines and ports from seeds/ (idempotent)"
@@ -28,6 +49,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--start", type=_utc, help="window start, ISO 8601 (default: first position)")
     p.add_argument("--end", type=_utc, help="window end, exclusive (default: after the last)")
+    p.add_argument(
+        "--gap-hours",
+        type=_positive,
+        metavar="H",
+        help="a silence longer than H hours is an AIS gap (default 6)",
+    )
+    p.add_argument(
+        "--max-speed-kn",
+        type=_positive,
+        metavar="KN",
+        help="fixes implying more than KN knots are rejected as position errors (default 50)",
+    )
+    p.add_argument(
+        "--min-passage-interval-hours",
+        type=_non_negative,
+        metavar="H",
+        help="count at most one passage per vessel and chokepoint within H hours, as IMF "
+        "PortWatch does with 48 (default 0: every passage)",
+    )
+    p.add_argument(
+        "--lookback-hours",
+        type=_non_negative,
+        metavar="H",
+        help="positions read before the window for context (default 24)",
+    )
+    p.add_argument(
+        "--chunk-positions",
+        type=int,
+        metavar="N",
+        help="positions processed at once, bounding memory (default 2000000)",
+    )
     p.set_defaults(func=_detect)
 
 
@@ -71,12 +123,22 @@ def _load_reference(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from pipeline import db
-    from pipeline.geo.detect import detect_window
+    from pipeline.geo.detect import DetectConfig, detect_window
 
     if args.start and args.end and args.start >= args.end:
         raise StraitwatchError(f"--start {args.start} is not before --end {args.end}")
+    options = {
+        "gap_threshold_h": args.gap_hours,
+        "max_speed_kn": args.max_speed_kn,
+        "min_passage_interval_h": args.min_passage_interval_hours,
+        "lookback_h": args.lookback_hours,
+        "chunk_positions": args.chunk_positions,
+    }
+    config = replace(DetectConfig(), **{k: v for k, v in options.items() if v is not None})
     with db.open_warehouse(args.settings) as conn:
-        result = detect_window(conn, args.start, args.end)
+        result = detect_window(conn, args.start, args.end, config)
     print(result)
     return 0
