@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import psycopg
 
 CONN_ID = "straitwatch_db"
-SCHEMA = "straitwatch"
 
 # Assets chain the DAGs. Their names and URIs must never change once deployed: Airflow keys
 # asset history on them.
@@ -38,6 +37,7 @@ MATCHES = Asset(name="straitwatch.matches", uri="straitwatch://warehouse/departu
 # any AIS data (carriage became mandatory 2002-2004): a backfill may reach back to any date.
 EARLIEST_DATA = datetime(2000, 1, 1, tzinfo=UTC)
 
+# The verdict vocabulary of the design notes (and of departure_matches' CHECK constraint).
 VERDICTS = (
     "confirmed",
     "date_mismatch",
@@ -52,7 +52,6 @@ VERDICTS = (
 # `.error` note when the file itself is bad.
 AIS_KIND = "ais"
 REPORTS_KIND = "reports"
-INBOX_KINDS = (AIS_KIND, REPORTS_KIND)
 _UNFINISHED_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart")
 ERROR_NOTE_SUFFIX = ".error"
 ARTICLE_META_SUFFIX = ".json"
@@ -65,7 +64,8 @@ MAPPING_SUFFIX = ".mapping.toml"
 
 @dataclass(frozen=True)
 class TaskSettings:
-    """Retry behaviour of every straitwatch task, read when the DAG files are parsed."""
+    """How straitwatch tasks retry and how many files an ingest run loads at once; read from
+    the environment when the DAG files are parsed."""
 
     retries: int = 4
     retry_delay_s: float = 30.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -237,3 +238,15 @@ def test_a_connection_of_another_type_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_STRAITWATCH_DB", "mysql://u@h/db")
     with pytest.raises(StraitwatchError, match="expected postgres"):
         warehouse_conninfo()
+
+
+def test_the_verdict_check_uses_the_schema_vocabulary(conn: psycopg.Connection) -> None:
+    from pipeline.orchestration import VERDICTS
+
+    definition = conn.execute(
+        "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = 'straitwatch' AND t.relname = 'departure_matches' AND c.contype = 'c' "
+        "AND pg_get_constraintdef(c.oid) LIKE '%verdict%'"
+    ).fetchone()[0]
+    assert set(re.findall(r"'(\w+)'::text", definition)) == set(VERDICTS)
