@@ -68,17 +68,14 @@ def straitwatch_detect():
         task_id="check_gaps",
         conn_id=orch.CONN_ID,
         table="straitwatch.ais_gaps",
-        partition_clause="started_at >= '{start}' AND started_at < '{end}'".format(**WINDOW),
+        partition_clause="ended_at >= '{start}' AND ended_at < '{end}'".format(**WINDOW),
         column_mapping={
             "distance_nm": {"min": {"geq_to": 0}},
             "implied_speed_kn": {"min": {"geq_to": 0}},
         },
     )
 
-    @task(outlets=[orch.EVENTS])
-    def publish(result: dict, *, outlet_events=None) -> dict:
-        outlet_events[orch.EVENTS].extra = result
-        return result
+    publish = orch.publish_task(orch.EVENTS)
 
     result = detect(window())
     result >> [check_crossings, check_gaps] >> publish(result)

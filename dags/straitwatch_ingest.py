@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLTableCheckOperator
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from pipeline import orchestration as orch
 
@@ -65,16 +64,12 @@ def straitwatch_ingest():
         sql=orch.CHECK_REJECTS_RECORDED.format(files=THIS_RUN_FILES),
     )
 
-    @task(outlets=[orch.POSITIONS])
-    def publish(summary: dict, *, outlet_events=None) -> dict:
-        if not summary["rows_loaded"]:
-            raise AirflowSkipException("no new positions: nothing to announce")
-        outlet_events[orch.POSITIONS].extra = orch.positions_event_extra(summary)
-        return summary
-
-    @task(trigger_rule="one_failed")
-    def report_failed_files(files: list[str], done: list[dict]) -> None:
-        raise AirflowFailException(orch.failed_files_message(orch.AIS_KIND, files, done))
+    publish = orch.publish_task(
+        orch.POSITIONS,
+        extra=orch.positions_event_extra,
+        nothing_new=lambda summary: not summary["rows_loaded"],
+    )
+    report_failed_files = orch.failed_files_task(orch.AIS_KIND)
 
     files = list_files()
     loaded = ingest_file.expand(path=files)

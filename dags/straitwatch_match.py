@@ -19,7 +19,6 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from airflow.sdk.exceptions import AirflowFailException
 
 from pipeline import orchestration as orch
 
@@ -64,14 +63,8 @@ def straitwatch_match():
         sql=orch.CHECK_EVERY_REPORT_HAS_A_VERDICT,
     )
 
-    @task(outlets=[orch.MATCHES])
-    def publish(summary: dict, *, outlet_events=None) -> dict:
-        outlet_events[orch.MATCHES].extra = summary
-        return summary
-
-    @task(trigger_rule="one_failed")
-    def report_failed_files(files: list[str], done: list[dict]) -> None:
-        raise AirflowFailException(orch.failed_files_message(orch.REPORTS_KIND, files, done))
+    publish = orch.publish_task(orch.MATCHES)
+    report_failed_files = orch.failed_files_task(orch.REPORTS_KIND)
 
     files = list_files()
     imported = import_file.expand(path=files)

@@ -46,10 +46,7 @@ def straitwatch_reference():
         sql=orch.CHECK_EVERY_CHOKEPOINT_HAS_GATES,
     )
 
-    @task(outlets=[orch.REFERENCE])
-    def publish(counts: dict, *, outlet_events=None) -> dict:
-        outlet_events[orch.REFERENCE].extra = counts
-        return counts
+    publish = orch.publish_task(orch.REFERENCE)
 
     counts = load_reference()
     migrate() >> counts >> [check_gates, check_chokepoints] >> publish(counts)

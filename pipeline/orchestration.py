@@ -11,14 +11,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, RetryAction, RetryDecision, RetryPolicy
+from airflow.sdk import Asset, RetryAction, RetryDecision, RetryPolicy, task
 
 if TYPE_CHECKING:
     import psycopg
@@ -199,6 +199,44 @@ def task_defaults(settings: TaskSettings | None = None) -> dict[str, Any]:
         "max_retry_delay": timedelta(seconds=settings.max_retry_delay_s),
         "retry_policy": TransientDatabaseErrors(),
     }
+
+
+# --------------------------------------------------------------------------- shared tasks
+
+
+def publish_task(
+    asset: Asset,
+    *,
+    extra: Callable[[dict], dict] | None = None,
+    nothing_new: Callable[[dict], bool] | None = None,
+) -> Any:
+    """The `publish` task of a DAG: emits `asset` (after the run's checks, downstream of it),
+    its event extra made from the run's summary; skipped, so emitting nothing, when
+    `nothing_new(summary)` says there is nothing to announce."""
+
+    @task(task_id="publish", outlets=[asset])
+    def publish(summary: dict, *, outlet_events: Any = None) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if nothing_new is not None and nothing_new(summary):
+            raise AirflowSkipException(f"nothing new: {asset.name} not announced")
+        outlet_events[asset].extra = extra(summary) if extra else summary
+        return summary
+
+    return publish
+
+
+def failed_files_task(kind: str) -> Any:
+    """The `report_failed_files` task: fails the run, naming the inbox files whose mapped task
+    failed (their files loaded or not, the others' results stand)."""
+
+    @task(task_id="report_failed_files", trigger_rule="one_failed")
+    def report_failed_files(files: list[str], done: list[dict]) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(failed_files_message(kind, files, done))
+
+    return report_failed_files
 
 
 # --------------------------------------------------------------------------- warehouse
