@@ -279,7 +279,10 @@ def airflow_connection_uri(conninfo: str) -> str:
     from airflow.sdk import Connection
 
     parts = psycopg.conninfo.conninfo_to_dict(conninfo)
-    core = {k: parts.pop(k, None) for k in ("host", "port", "user", "password", "dbname")}
+    core = {
+        k: None if (v := parts.pop(k, None)) in (None, "") else str(v)
+        for k in ("host", "port", "user", "password", "dbname")
+    }
     conn = Connection(
         conn_id=CONN_ID,
         conn_type="postgres",
@@ -577,11 +580,11 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
 
 def loaded_span(conn: psycopg.Connection, file_id: int) -> tuple[datetime | None, datetime | None]:
     """First and last position time a file loaded (the BRIN index of 0080 keeps this cheap)."""
-    row = conn.execute(
+    first, last = conn.execute(
         "SELECT min(ts), max(ts) FROM straitwatch.positions WHERE file_id = %s", (file_id,)
-    ).fetchone()
+    ).fetchone() or (None, None)
     conn.commit()
-    return row[0], row[1]
+    return first, last
 
 
 def failed_files_message(
@@ -693,6 +696,7 @@ def import_report_file(path: str) -> dict[str, Any]:
     if not source.exists():
         return {"path": path, "missing": True}
     companions = []
+    result: dict[str, Any]
     try:
         suffix = source.suffix.lower()
         if suffix == ".csv":
@@ -734,8 +738,10 @@ def run_match(imported: Iterable[Mapping[str, Any] | None], *, run_type: Any) ->
     if str(getattr(run_type, "value", run_type)) == "scheduled" and not new_files:
         raise AirflowSkipException("no new reports and no new events: verdicts stand")
     with warehouse() as conn:
-        reports = conn.execute("SELECT count(*) FROM straitwatch.reported_departures").fetchone()
-        if not reports[0]:
+        (reports,) = conn.execute(
+            "SELECT count(*) FROM straitwatch.reported_departures"
+        ).fetchone() or (0,)
+        if not reports:
             raise AirflowSkipException("no reports in the warehouse: nothing to match")
         verdicts = match_reports(conn)
     counts = verdicts["verdict"].value_counts().sort_index() if len(verdicts) else {}

@@ -215,7 +215,7 @@ class Demo:
                 "SELECT min(p.ts), max(p.ts) FROM straitwatch.ingested_files f "
                 "JOIN straitwatch.positions p USING (file_id) WHERE f.sha256 = ANY(%s)",
                 (digests,),
-            ).fetchone()
+            ).fetchone() or (None, None)
         if first is None:
             raise StraitwatchError("the ingest run loaded no positions: nothing to detect")
         from pipeline import orchestration
@@ -232,7 +232,9 @@ class Demo:
 
         with db.connect(self.url) as conn:
             counts = {
-                table: conn.execute(f"SELECT count(*) FROM straitwatch.{table}").fetchone()[0]
+                table: (
+                    conn.execute(f"SELECT count(*) FROM straitwatch.{table}").fetchone() or (0,)
+                )[0]
                 for table in (
                     "ingested_files",
                     "positions",

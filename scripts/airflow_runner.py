@@ -77,7 +77,7 @@ class WarmAirflow:
                 sel.register(self.proc.stdout, selectors.EVENT_READ)
                 while True:
                     ready = sel.select(timeout=0.5)
-                    if tail is not None:
+                    if tail is not None and on_line is not None:
                         for line in tail.readlines():
                             on_line(line)
                     if ready:
@@ -86,7 +86,7 @@ class WarmAirflow:
                             raise RuntimeError(
                                 f"airflow_runner.py exited with status {self.proc.wait()}"
                             )
-                        if tail is not None:
+                        if tail is not None and on_line is not None:
                             for rest in tail.readlines():
                                 on_line(rest)
                         return json.loads(line)
