@@ -9,6 +9,9 @@ CREATE TABLE straitwatch.ingested_files (
     rows_loaded    bigint      NOT NULL CHECK (rows_loaded >= 0),
     rows_rejected  bigint      NOT NULL CHECK (rows_rejected >= 0),
     loaded_at      timestamptz NOT NULL DEFAULT now(),
+    mapping        text,                       -- column mapping used for csv / parquet (name or file)
+    received_at    timestamptz,                -- --received-at: time given to records without one
+    rejects_by_reason jsonb    NOT NULL DEFAULT '{}'::jsonb,  -- {"reason": count, ...}
     CONSTRAINT ingested_files_counts_add_up CHECK (rows_read = rows_loaded + rows_rejected)
 );
 
@@ -27,6 +30,9 @@ CREATE TABLE straitwatch.positions (
 -- One fix per vessel and instant; also the access path for "one vessel's track".
 CREATE UNIQUE INDEX positions_mmsi_ts ON straitwatch.positions (mmsi, ts);
 
+-- One row per refused physical record (CSV data line, NMEA line, Parquet row): its line number
+-- in the decompressed file (the header is line 1), its text, and a reason from the list in the
+-- README ("Reject reasons"); detail says which field and value.
 CREATE TABLE straitwatch.rejected_records (
     file_id   bigint  NOT NULL REFERENCES straitwatch.ingested_files (file_id) ON DELETE CASCADE,
     line_no   bigint  NOT NULL,
@@ -47,12 +53,16 @@ CREATE TABLE straitwatch.vessel_identity (
     callsign     text,
     ship_type    smallint,              -- AIS ship and cargo type 0-99
     flag         text,                  -- ISO 3166 alpha-2 from the MMSI's MID
-    valid_from   timestamptz NOT NULL,
-    valid_to     timestamptz,
-    file_id      bigint,
-    CHECK (valid_to IS NULL OR valid_to > valid_from)
+    valid_from   timestamptz NOT NULL,   -- first report of this identity
+    valid_to     timestamptz,            -- first report of the next identity; NULL = current
+    last_seen_at timestamptz,            -- last report of this identity (lets later files, loaded
+                                         -- out of order, rebuild the history); the loader always
+                                         -- sets it, NULL (rows written by hand) reads as valid_from
+    file_id      bigint,                 -- file of the first report
+    CHECK (valid_to IS NULL OR valid_to > valid_from),
+    CHECK (last_seen_at >= valid_from AND (valid_to IS NULL OR last_seen_at <= valid_to))
 );
-CREATE INDEX vessel_identity_mmsi ON straitwatch.vessel_identity (mmsi, valid_from);
+CREATE UNIQUE INDEX vessel_identity_mmsi ON straitwatch.vessel_identity (mmsi, valid_from);
 CREATE UNIQUE INDEX vessel_identity_current ON straitwatch.vessel_identity (mmsi) WHERE valid_to IS NULL;
 CREATE INDEX vessel_identity_name ON straitwatch.vessel_identity (upper(name));
 CREATE INDEX vessel_identity_imo ON straitwatch.vessel_identity (imo) WHERE imo_valid;
@@ -60,10 +70,11 @@ CREATE INDEX vessel_identity_imo ON straitwatch.vessel_identity (imo) WHERE imo_
 -- Voyage-related static data (AIS destination, ETA, draught) as reported, one row per change.
 CREATE TABLE straitwatch.voyage_reports (
     mmsi         integer     NOT NULL,
-    reported_at  timestamptz NOT NULL,
+    reported_at  timestamptz NOT NULL,   -- first report of these values
     destination  text,
     eta          timestamptz,
     draught_m    real,
+    last_seen_at timestamptz,            -- last report before the values changed (NULL: reported_at)
     file_id      bigint,
     PRIMARY KEY (mmsi, reported_at)
 );
