@@ -8,8 +8,10 @@ that daily detect runs over five days, as a backfill creates them, equal one run
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
-import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -26,6 +28,7 @@ from pipeline.config import REPO_DIR
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 DEMO_SCRIPT = REPO_DIR / "scripts" / "airflow_demo.py"
+DAG_IDS = ("straitwatch_reference", "straitwatch_ingest", "straitwatch_detect", "straitwatch_match")
 # The story ships (Sparta, Sparta II, ...) and a little of the background traffic, to keep the
 # suite quick: the DAGs' work per file is the same.
 BACKGROUND_VESSELS = 40
@@ -36,11 +39,12 @@ class DemoRun:
     url: str
     work: Path
     stdout: str
-    airflow: object  # conftest.AirflowHome of the demo's own AIRFLOW_HOME
+    airflow: object  # conftest.AirflowHome: the session's, which the demo ran in
+    runs: dict[str, tuple[str, dict | None]]  # per DAG: logical date and conf of its demo run
 
 
 @pytest.fixture(scope="module")
-def demo_run(airflow_home, databases, tmp_path_factory, request) -> DemoRun:
+def demo_run(airflow_home, databases, tmp_path_factory) -> DemoRun:
     for module in (
         "pipeline.geo.reference",
         "pipeline.ingest.load",
@@ -52,12 +56,10 @@ def demo_run(airflow_home, databases, tmp_path_factory, request) -> DemoRun:
     ):
         pytest.importorskip(module)
     work = tmp_path_factory.mktemp("demo")
-    # Reuse the session's migrated metadata database instead of migrating another.
-    (work / "airflow").mkdir()
-    shutil.copy(airflow_home.metadata_db, work / "airflow" / "airflow.db")
-    import airflow
-
-    (work / "airflow" / ".migrated").write_text(airflow.__version__)
+    # The demo's Airflow home is the session's (already migrated): the reruns below then go
+    # through the session's warm runner instead of starting another.
+    (work / "airflow").symlink_to(airflow_home.home, target_is_directory=True)
+    (airflow_home.home / ".migrated").write_text(importlib.metadata.version("apache-airflow"))
     url = _new_database(databases)
     env = {**airflow_home.env, "DATABASE_URL": url, "STRAITWATCH_CACHE_DIR": str(work / "cache")}
     env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
@@ -78,10 +80,15 @@ def demo_run(airflow_home, databases, tmp_path_factory, request) -> DemoRun:
     )
     if proc.returncode != 0:
         pytest.fail(f"airflow_demo.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    home = type(airflow_home)(home=work / "airflow", env={**airflow_home.env})
-    home.env["AIRFLOW_HOME"] = str(home.home)
-    home.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home.metadata_db}"
-    return DemoRun(url=url, work=work, stdout=proc.stdout, airflow=home)
+    runs = {}
+    with sqlite3.connect(airflow_home.metadata_db) as meta:
+        for dag_id in DAG_IDS:
+            logical_date, conf = meta.execute(
+                "SELECT logical_date, conf FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                (dag_id,),
+            ).fetchone()
+            runs[dag_id] = (logical_date.replace(" ", "T"), json.loads(conf) if conf else None)
+    return DemoRun(url=url, work=work, stdout=proc.stdout, airflow=airflow_home, runs=runs)
 
 
 def _new_database(databases, template: str | None = None) -> str:
@@ -110,10 +117,7 @@ def _library_demo(url: str, work: Path):
 
 def test_demo_prints_progress_verdicts_and_how_to_query(demo_run) -> None:
     out = demo_run.stdout
-    for n, dag_id in enumerate(
-        ("straitwatch_reference", "straitwatch_ingest", "straitwatch_detect", "straitwatch_match"),
-        start=1,
-    ):
+    for n, dag_id in enumerate(DAG_IDS, start=1):
         assert f"[{n}/4] {dag_id}" in out
     assert "ingest_file [AIS_" in out  # a line per mapped file, named by the file
     assert "Verdicts (through Airflow" in out
@@ -199,29 +203,16 @@ def test_sparta_verdicts_come_out_of_the_dags(demo_run) -> None:
 
 def test_rerunning_every_dag_on_the_same_logical_date_changes_nothing(demo_run, snapshot) -> None:
     before = snapshot(demo_run.url)
-    meta = demo_run.airflow
-    for dag_id in (
-        "straitwatch_reference",
-        "straitwatch_ingest",
-        "straitwatch_detect",
-        "straitwatch_match",
-    ):
-        import json
-        import sqlite3
-
-        with sqlite3.connect(meta.metadata_db) as sq:
-            logical_date, conf = sq.execute(
-                "SELECT logical_date, conf FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
-                (dag_id,),
-            ).fetchone()
-        run = meta.dags_test(
+    for dag_id, (logical_date, conf) in demo_run.runs.items():
+        run = demo_run.airflow.dags_test(
             dag_id,
-            logical_date.replace(" ", "T"),
+            logical_date,
             warehouse_url=demo_run.url,
             inbox=demo_run.work / "inbox",
-            conf=json.loads(conf) if conf else None,
+            conf=conf,
         )
         assert run.succeeded
+        assert run.run["logical_date"].replace(" ", "T") == logical_date
     assert snapshot(demo_run.url) == before
 
 
