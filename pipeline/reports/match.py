@@ -100,7 +100,14 @@ Window = tuple[pd.Timestamp | None, pd.Timestamp | None]
 
 
 def _ts(value: object) -> pd.Timestamp | None:
-    if value is None or (not isinstance(value, str | date | datetime) and pd.isna(value)):
+    """A UTC timestamp from a date, datetime, text or pandas value; None when missing.
+
+    pd.NaT is a datetime subclass, so it must be caught before the isinstance tests: a frame
+    holding several claims gives NaT (not None) where one claim states no time.
+    """
+    if value is None or value is pd.NaT:
+        return None
+    if not isinstance(value, str | date | datetime) and pd.isna(value):
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return pd.Timestamp(datetime(value.year, value.month, value.day, tzinfo=UTC))
@@ -226,13 +233,15 @@ def _check(part: str, **values: object) -> dict:
 
 
 def _coverage_fields(cov: dict, window: Window) -> dict:
+    nearest = cov.get("nearest_nm")
     return {
         "positions_in_window": int(cov.get("n") or 0),
         "coverage_from": fmt_iso(window[0]),
         "coverage_to": fmt_iso(window[1]),
         "first_fix_at": fmt_iso(_ts(cov.get("first_ts"))),
         "last_fix_at": fmt_iso(_ts(cov.get("last_ts"))),
-        "nearest_nm": None if cov.get("nearest_nm") is None else round(float(cov["nearest_nm"]), 1),
+        # a SQL NULL may come back as NaN through a DataFrame: JSON (and jsonb) have no NaN
+        "nearest_nm": None if pd.isna(nearest) else round(float(nearest), 1),
         "nearest_at": fmt_iso(_ts(cov.get("nearest_ts"))),
     }
 

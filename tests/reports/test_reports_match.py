@@ -347,3 +347,47 @@ def test_verdict_precedence() -> None:
 @pytest.mark.parametrize("report_ids", [["missing"], []])
 def test_nothing_to_match(ref_conn: psycopg.Connection, report_ids) -> None:
     assert match_reports(ref_conn, report_ids).empty
+
+
+def test_claims_with_and_without_dates_matched_together(events: Events) -> None:
+    """Matching several claims at once gives each the verdict it gets alone.
+
+    Read together, a claim with no departure window sits in a frame beside one with a window,
+    so its bounds arrive as NaT rather than None; they must still read as "not claimed".
+    """
+    sparta_scenario(events)
+    dated = claim(
+        "dated",
+        vessel_name="Sparta",
+        vessel_kind="cargo",
+        departure_port_id="SYTTS",
+        departed_after=utc("2025-01-26T00:00"),
+        departed_before=utc("2025-01-27T00:00"),
+    )
+    undated = claim(
+        "undated",
+        vessel_name="Sparta II",
+        vessel_kind="cargo",
+        departure_port_id="SYTTS",
+        via_chokepoint_id="gibraltar",
+        via_date=date(2025, 2, 9),
+    )
+    store_claims(events.conn, pd.concat([dated, undated], ignore_index=True))
+    alone = {rid: verdict_of(events.conn, rid) for rid in ("dated", "undated")}
+    together = match_reports(events.conn, ["dated", "undated"]).set_index("report_id")
+    for rid, row in alone.items():
+        assert (together.loc[rid, "mmsi"], together.loc[rid, "verdict"]) == (
+            row["mmsi"],
+            row["verdict"],
+        )
+    assert (alone["dated"]["mmsi"], alone["dated"]["verdict"]) == (SPARTA, "confirmed")
+    assert (alone["undated"]["mmsi"], alone["undated"]["verdict"]) == (SPARTA_II, "confirmed")
+
+
+def test_coverage_without_a_nearest_distance_is_null_not_nan() -> None:
+    from pipeline.reports.match import _coverage_fields
+
+    window = (utc("2025-02-08T00:00"), utc("2025-02-10T00:00"))
+    fields = _coverage_fields({"n": 3, "nearest_nm": float("nan")}, window)
+    assert fields["nearest_nm"] is None and fields["positions_in_window"] == 3
+    assert _coverage_fields({"n": 1, "nearest_nm": 12.345}, window)["nearest_nm"] == 12.3

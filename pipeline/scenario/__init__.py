@@ -1,0 +1,1 @@
+"""Parts of the scenario simulator: story file, sea routes, motion, ground truth, NOAA files."""
