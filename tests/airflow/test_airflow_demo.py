@@ -178,12 +178,6 @@ def test_the_sparta_voyages_come_out_of_the_dags(demo_run) -> None:
         assert found["departed_at"].isna().all() == pd.isna(call.ended_at), call
 
 
-# Known upstream: reports matching reads a claim's missing dates as NaT bounds when it matches
-# several claims at once, and finds no vessel (the library's own demo shows the same). Strict,
-# so the fix turns this into a failure that asks for the mark's removal.
-@pytest.mark.xfail(
-    strict=True, reason="match_reports over several claims: missing dates read as NaT bounds"
-)
 def test_sparta_verdicts_come_out_of_the_dags(demo_run) -> None:
     """The seed article's two claims: each named ship found, and its Gibraltar passage two days
     before the claimed Tuesday (Sunday 9 February 2025), hence date_mismatch."""
