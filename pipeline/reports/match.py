@@ -728,9 +728,12 @@ def judge_report(
                 [],
                 set_aside,
                 None,
-                "no vessel in vessel_identity has the claimed name at the claimed time"
-                + (", IMO" if claimed["imo"] else "")
-                + (" or MMSI" if claimed["mmsi"] else ""),
+                "no vessel in vessel_identity has "
+                + " or ".join(
+                    ["the claimed name at the claimed time"]
+                    + ([f"IMO {claimed['imo']}"] if claimed["imo"] else [])
+                    + ([f"MMSI {claimed['mmsi']}"] if claimed["mmsi"] else [])
+                ),
             )
         ]
     results = []

@@ -196,6 +196,22 @@ def test_unknown_ship_is_not_found(events: Events) -> None:
     row = verdict_of(events.conn, "r2")
     assert row["verdict"] == "vessel_not_found" and pd.isna(row["mmsi"])
     assert row["evidence"]["checks"] == [] and row["evidence"]["vessel"] is None
+    assert row["evidence"]["rule"] == (
+        "no vessel in vessel_identity has the claimed name at the claimed time"
+    )
+    store_claims(
+        events.conn,
+        claim(
+            "r2b",
+            vessel_name="Ursa Major",
+            imo="9538892",
+            via_chokepoint_id="gibraltar",
+            via_date=date(2025, 2, 3),
+        ),
+    )
+    assert verdict_of(events.conn, "r2b")["evidence"]["rule"] == (
+        "no vessel in vessel_identity has the claimed name at the claimed time or IMO 9538892"
+    )
 
 
 def test_no_positions_in_the_window(events: Events) -> None:
