@@ -434,6 +434,19 @@ def detect_window(
     read from the chokepoints, chokepoint_gates and ports tables. Runs in one transaction,
     committed on return when the connection had none open (otherwise part of the caller's).
     """
+    was_idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    result = _detect_window(conn, start, end, config)
+    if was_idle and not conn.autocommit:
+        conn.commit()
+    return result
+
+
+def _detect_window(
+    conn: psycopg.Connection,
+    start: datetime | None,
+    end: datetime | None,
+    config: DetectConfig,
+) -> DetectResult:
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
     gates, ports = load_reference_sets(conn, config)

@@ -344,3 +344,27 @@ def test_long_stay_reads_only_since_its_last_fix(ref_conn: psycopg.Connection) -
     clear_events(ref_conn)
     detect_window(ref_conn, T0, T0 + 12 * DAY)
     assert snapshot(ref_conn) == daily
+
+
+def test_detect_commits_when_the_caller_had_no_transaction(loaded, db_url: str) -> None:
+    from pipeline import db
+
+    loaded.commit()
+    assert loaded.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    detect_window(loaded)
+    assert loaded.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with db.connect(db_url) as other:  # a second session sees the events
+        assert other.execute("SELECT count(*) FROM chokepoint_crossings").fetchone() == (4,)
+
+
+def test_detect_inside_a_callers_transaction_is_the_callers_to_commit(loaded, db_url) -> None:
+    from pipeline import db
+
+    loaded.commit()
+    loaded.execute("SELECT 1")  # the caller opens a transaction
+    detect_window(loaded)
+    assert loaded.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    with db.connect(db_url) as other:
+        assert other.execute("SELECT count(*) FROM chokepoint_crossings").fetchone() == (0,)
+    loaded.rollback()
+    assert loaded.execute("SELECT count(*) FROM chokepoint_crossings").fetchone() == (0,)
