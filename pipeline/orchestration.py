@@ -567,24 +567,7 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
         archive(extra, inbox, AIS_KIND, "done")
     summary = jsonable(result)
     summary.update(path=path, archived_to=str(moved))
-    if (
-        not summary.get("skipped")
-        and summary.get("file_id") is not None
-        and "first_ts" not in summary
-    ):
-        with warehouse(upgrade=False) as conn:
-            first, last = loaded_span(conn, int(summary["file_id"]))
-        summary.update(first_ts=jsonable(first), last_ts=jsonable(last))
     return summary
-
-
-def loaded_span(conn: psycopg.Connection, file_id: int) -> tuple[datetime | None, datetime | None]:
-    """First and last position time a file loaded (the BRIN index of 0080 keeps this cheap)."""
-    first, last = conn.execute(
-        "SELECT min(ts), max(ts) FROM straitwatch.positions WHERE file_id = %s", (file_id,)
-    ).fetchone() or (None, None)
-    conn.commit()
-    return first, last
 
 
 def failed_files_message(

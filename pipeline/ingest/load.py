@@ -90,6 +90,10 @@ class IngestResult:
     identity_rows: int = 0  # vessel_identity rows inserted or changed
     voyage_rows: int = 0  # voyage_reports rows inserted or changed
     seconds: float = 0.0
+    # time span of the file's clean positions (None when skipped or when it had none): the
+    # days a detection run after this load must cover
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
 
 
 class _RestartIndexed(Exception):
@@ -108,6 +112,7 @@ class _Prepared:
     static_reports: int
     rejects: pd.DataFrame  # reader and cleaning rejects, one row per physical line
     days: dict[date, tuple[pd.DataFrame, bytes]]  # positions of each UTC day, COPY-encoded
+    span: tuple[datetime, datetime] | None  # first and last position time of the batch
     lines_of: Callable[[pd.DataFrame], pd.DataFrame]  # refused records -> rejected lines
 
 
@@ -127,7 +132,10 @@ def _prepare(
         positions = cleaned.positions
         positions["file_id"] = np.int64(file_id)
         days: dict[date, tuple[pd.DataFrame, bytes]] = {}
+        span = None
         if len(positions):
+            ts = positions["ts"]
+            span = (ts.min().to_pydatetime(), ts.max().to_pydatetime())
             day_no = positions["ts"].to_numpy(dtype="datetime64[D]")
             unique = np.unique(day_no)
             for value in unique:
@@ -145,6 +153,7 @@ def _prepare(
             static_reports=len(cleaned.statics),
             rejects=rejects,
             days=days,
+            span=span,
             lines_of=light.expand_rejects,
         )
 
@@ -524,12 +533,17 @@ def _load(
         voyages = identity.Accumulator(identity.VOYAGE, file_id)
         reasons: Counter[str] = Counter()
         read = loaded = static_reports = 0
+        first_ts: datetime | None = None
+        last_ts: datetime | None = None
         batches = detected.iter_batches(received_at, batch_bytes=config.batch_bytes)
         prepared = _prepare(batches, file_id, config, [ids, voyages])
         for item in _read_ahead(prepared, config.read_ahead_batches):
             read += item.lines_read
             loaded += item.loaded_lines
             static_reports += item.static_reports
+            if item.span is not None:
+                first_ts = item.span[0] if first_ts is None else min(first_ts, item.span[0])
+                last_ts = item.span[1] if last_ts is None else max(last_ts, item.span[1])
             rejects = item.rejects
             conflicts = writer.write(item.days)
             if len(conflicts):
@@ -571,6 +585,8 @@ def _load(
         static_reports=static_reports,
         identity_rows=id_stats.inserted + id_stats.updated,
         voyage_rows=voyage_stats.inserted + voyage_stats.updated,
+        first_ts=first_ts,
+        last_ts=last_ts,
     )
 
 

@@ -367,3 +367,9 @@ def test_a_file_spanning_days_fills_each_day(conn: psycopg.Connection) -> None:
         "SELECT tableoid::regclass::text, count(*) FROM straitwatch.positions GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert days == [("positions_20231114", 5), ("positions_20250301", 1)]
+    # the span the detect DAG is triggered for covers both days, from the file alone
+    first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
+    assert (result.first_ts, result.last_ts) == (first, last)
+    assert last == at
+    again = ingest_file(conn, RECEIVER_LOG, received_at=at)
+    assert again.skipped and (again.first_ts, again.last_ts) == (None, None)
