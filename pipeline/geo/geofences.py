@@ -39,7 +39,8 @@ OPPOSITE_DIRECTION = {
 # Vertices closer than this (degrees) count as the same point: fairway ends vs side points.
 SAME_POINT_DEG = 1e-9
 
-CHOKEPOINT_COLUMNS = [
+# What every consumer of a chokepoint needs: its id, names, direction words and reference point.
+CHOKEPOINT_CORE_COLUMNS = [
     "chokepoint_id",
     "name",
     "kind",
@@ -48,6 +49,9 @@ CHOKEPOINT_COLUMNS = [
     "aliases",
     "ref_lat",
     "ref_lon",
+]
+CHOKEPOINT_COLUMNS = [
+    *CHOKEPOINT_CORE_COLUMNS,
     "portwatch_id",
     "side_a",
     "side_b",

@@ -20,20 +20,18 @@ from psycopg import sql
 from pipeline import db
 from pipeline.config import SEEDS_DIR
 from pipeline.errors import StraitwatchError
-from pipeline.geo.geofences import GEOFENCES_DIRNAME, chokepoint_ports, load_gates
+from pipeline.geo.geofences import (
+    CHOKEPOINT_CORE_COLUMNS,
+    GEOFENCES_DIRNAME,
+    chokepoint_ports,
+    load_gates,
+)
 from pipeline.geo.ports import SKIP_REASONS, read_ports
 
 _LOCK_KEY = 0x5752_4546  # advisory lock: one reference load at a time
 
 CHOKEPOINT_TABLE_COLUMNS = [
-    "chokepoint_id",
-    "name",
-    "kind",
-    "first_direction",
-    "second_direction",
-    "aliases",
-    "ref_lat",
-    "ref_lon",
+    *CHOKEPOINT_CORE_COLUMNS,
     "portwatch_id",
     "side_a",
     "side_b",

@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 
 from pipeline.config import SEEDS_DIR
 from pipeline.db import read_frame
+from pipeline.geo.geofences import CHOKEPOINT_CORE_COLUMNS
 from pipeline.reports.names import SAINT_ABBREVIATIONS, normalise_name, place_key
 
 REPORTS_SEEDS = SEEDS_DIR / "reports"
@@ -29,16 +30,7 @@ _LOCODE = re.compile(r"^([A-Z]{2})[\s_.\-]*([A-Z2-9]{3})$")
 _PASSAGE_WORDS = frozenset({"STRAIT", "STRAITS", "OF", "THE", "CANAL", "CHANNEL", "PASSAGE"})
 
 PORT_COLUMNS = ["port_id", "name", "alternate_names", "country", "lat", "lon", "radius_nm"]
-CHOKEPOINT_COLUMNS = [
-    "chokepoint_id",
-    "name",
-    "kind",
-    "first_direction",
-    "second_direction",
-    "aliases",
-    "ref_lat",
-    "ref_lon",
-]
+CHOKEPOINT_COLUMNS = CHOKEPOINT_CORE_COLUMNS
 GATE_COLUMNS = ["chokepoint_id", "gate", "seq", "wkt", "side_a", "side_b"]
 
 

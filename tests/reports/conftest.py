@@ -21,6 +21,7 @@ import pytest
 
 from pipeline import db
 from pipeline.reports.gazetteer import (
+    CHOKEPOINT_COLUMNS,
     Gazetteer,
     read_destination_aliases,
     read_port_groups,
@@ -51,16 +52,7 @@ CHOKEPOINTS = pd.DataFrame(
             1.50584,
         ),
     ],
-    columns=[
-        "chokepoint_id",
-        "name",
-        "kind",
-        "first_direction",
-        "second_direction",
-        "aliases",
-        "ref_lat",
-        "ref_lon",
-    ],
+    columns=CHOKEPOINT_COLUMNS,
 )
 GATES = pd.DataFrame(
     [

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from pipeline.reports.destinations import normalise_destinations, parse_destination
-from pipeline.reports.identity import ClaimedVessel, resolve_candidates, type_fit
+from pipeline.reports.identity import (
+    IDENTITY_COLUMNS,
+    ClaimedVessel,
+    resolve_candidates,
+    type_fit,
+)
 from pipeline.reports.names import name_parts, normalise_name
 
 from .conftest import utc
@@ -148,18 +153,7 @@ def test_names_at_the_claimed_time() -> None:
             ),
             (3, 273000002, None, None, "SPARTA", None, 70, "RU", utc("2025-06-01T00:00"), None),
         ],
-        columns=[
-            "identity_id",
-            "mmsi",
-            "imo",
-            "imo_valid",
-            "name",
-            "callsign",
-            "ship_type",
-            "flag",
-            "valid_from",
-            "valid_to",
-        ],
+        columns=IDENTITY_COLUMNS,
     )
     claim = ClaimedVessel(
         "Sparta", None, None, None, None, utc("2025-02-01T00:00"), utc("2025-02-12T00:00")
