@@ -91,6 +91,7 @@ class MatchConfig:
     departure_lookback_days: float = 45.0  # window start when the claim gives none
     date_search_days: float = 21.0  # how far outside a claimed window an event is a date_mismatch
     destination_horizon_days: float = 60.0  # how long after the claim an arrival still counts
+    inside_chokepoint_nm: float = 10.0  # closer than this to its reference point: "in" it
     identity: IdentityConfig = field(default_factory=IdentityConfig)
 
 
@@ -479,11 +480,16 @@ def check_passage(
     n = base["positions_in_window"]
     gap = _gap_at(ev.gaps, None, around=cov_window)
     if n:
-        where = (
-            f"; AIS keeps it {base['nearest_nm']:,.0f} nm or more from {name}"
-            if base["nearest_nm"] is not None
-            else ""
-        )
+        near = base["nearest_nm"]
+        if near is None:
+            where = ""
+        elif near < config.inside_chokepoint_nm:  # e.g. a port call inside the strait
+            where = (
+                f"; AIS has it {near:,.1f} nm from {name}'s reference point at "
+                f"{fmt_time(_ts(base['nearest_at']))}, but it did not pass through"
+            )
+        else:
+            where = f"; AIS keeps it {near:,.0f} nm or more from {name}"
         return _check(
             "passage",
             status="contradicted",

@@ -267,8 +267,40 @@ def test_ship_that_stayed_in_the_mediterranean_is_contradicted(events: Events) -
     assert passage["status"] == "contradicted" and passage["expected_direction"] == "westbound"
     assert passage["positions_in_window"] == 6  # 10-13 Feb, every 12 h
     assert passage["nearest_nm"] > 1500
+    assert passage["summary"].endswith(
+        f"AIS keeps it {passage['nearest_nm']:,.0f} nm or more from Gibraltar"
+    )
     assert dest["status"] == "contradicted"
     assert row["crossing_delta"] is None or pd.isna(row["crossing_delta"])
+
+
+def test_a_call_inside_the_strait_is_not_a_passage(events: Events) -> None:
+    # In and out of Algeciras, at the strait's eastern mouth, from the Mediterranean: no crossing
+    events.identity(SPARTA, "SPARTA", imo="9268710")
+    events.track(
+        SPARTA,
+        [
+            ("2025-02-08T00:00", 36.0, -4.5),
+            ("2025-02-10T00:00", 36.0, -5.6),
+            ("2025-02-12T00:00", 36.0, -4.5),
+        ],
+        every_h=24,
+    )
+    store_claims(
+        events.conn,
+        claim(
+            "r9", vessel_name="Sparta", via_chokepoint_id="gibraltar", via_date=date(2025, 2, 11)
+        ),
+    )
+    row = verdict_of(events.conn, "r9")
+    assert (row["mmsi"], row["verdict"]) == (SPARTA, "contradicted")
+    (passage,) = row["evidence"]["checks"]
+    assert passage["status"] == "contradicted" and passage["crossing_id"] is None
+    assert (passage["nearest_nm"], passage["nearest_at"]) == (8.3, "2025-02-10T00:00:00Z")
+    assert passage["summary"].endswith(
+        "AIS has it 8.3 nm from Gibraltar's reference point at 2025-02-10 00:00 UTC, "
+        "but it did not pass through"
+    )
 
 
 def test_two_ships_with_the_same_name_and_no_imo_are_ambiguous(events: Events) -> None:
