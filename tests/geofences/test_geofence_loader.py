@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -35,9 +34,11 @@ def feature(features: list, role: str, gate: str | None = None) -> dict:
     )
 
 
-def expect(seeds: Path, message: str) -> None:
-    with pytest.raises(GeofenceError, match=re.escape(message)):
+def refusal(seeds: Path) -> str:
+    """The message `load_gates` refuses these seeds with."""
+    with pytest.raises(GeofenceError) as info:
         load_gates(seeds)
+    return str(info.value)
 
 
 def test_the_copied_seeds_load(seeds_copy):
@@ -64,10 +65,10 @@ def test_a_gate_drawn_the_wrong_way_round_is_refused(seeds_copy):
         gate["geometry"]["coordinates"].reverse()
 
     edit(only(seeds_copy, "gibraltar"), "gibraltar", reverse)
-    expect(
-        seeds_copy,
+    assert refusal(seeds_copy) == (
         "seeds/geofences/gibraltar.geojson: feature 1 (gate 'outer'): property 'geometry': "
-        "side_a_point must lie left and side_b_point right of the gate",
+        "side_a_point must lie left and side_b_point right of the gate, walking from its first "
+        "vertex to its last (is the line drawn the wrong way round?)"
     )
 
 
@@ -77,7 +78,7 @@ def test_gates_out_of_order_are_refused(seeds_copy):
         feature(features, "gate", "inner")["properties"]["seq"] = 1
 
     edit(only(seeds_copy, "gibraltar"), "gibraltar", swap)
-    expect(seeds_copy, "the fairway meets the gates out of seq order")
+    assert "the fairway meets the gates out of seq order" in refusal(seeds_copy)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def test_bad_gate_properties_are_named(seeds_copy, change, message):
         "gibraltar",
         lambda f: change(feature(f, "gate", "outer")["properties"]),
     )
-    expect(seeds_copy, message)
+    assert message in refusal(seeds_copy)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_bad_chokepoint_properties_are_named(seeds_copy, change, message):
         "gibraltar",
         lambda f: change(feature(f, "chokepoint")["properties"]),
     )
-    expect(seeds_copy, message)
+    assert message in refusal(seeds_copy)
 
 
 def test_a_fairway_that_misses_a_gate_is_refused(seeds_copy):
@@ -138,7 +139,8 @@ def test_a_fairway_that_misses_a_gate_is_refused(seeds_copy):
         ]
 
     edit(only(seeds_copy, "gibraltar"), "gibraltar", shorten)
-    expect(seeds_copy, "feature 2 (gate 'inner'): property 'geometry': the fairway must cross")
+    message = "feature 2 (gate 'inner'): property 'geometry': the fairway must cross"
+    assert message in refusal(seeds_copy)
 
 
 def test_geometry_faults_are_named(seeds_copy):
@@ -150,7 +152,7 @@ def test_geometry_faults_are_named(seeds_copy):
         ]
 
     edit(only(seeds_copy, "gibraltar"), "gibraltar", bad)
-    expect(seeds_copy, "feature 1 (gate 'outer'): the line repeats a vertex")
+    assert "feature 1 (gate 'outer'): the line repeats a vertex" in refusal(seeds_copy)
 
 
 def test_an_alias_may_name_one_chokepoint_only(seeds_copy):
@@ -160,13 +162,13 @@ def test_an_alias_may_name_one_chokepoint_only(seeds_copy):
         "suez",
         lambda f: feature(f, "chokepoint")["properties"]["aliases"].append("Gibraltar"),
     )
-    expect(seeds_copy, "'Gibraltar' also names 'gibraltar'")
+    assert "'Gibraltar' also names 'gibraltar'" in refusal(seeds_copy)
 
 
 def test_invalid_json_names_the_line(seeds_copy):
     path = only(seeds_copy, "gibraltar") / "geofences" / "gibraltar.geojson"
     path.write_text('{"type": "FeatureCollection",\n "features": [}\n', encoding="utf-8")
-    expect(seeds_copy, "seeds/geofences/gibraltar.geojson: line 2: not valid JSON")
+    assert "seeds/geofences/gibraltar.geojson: line 2: not valid JSON" in refusal(seeds_copy)
 
 
 def test_side_of_and_crossings_follow_the_convention():
