@@ -1,8 +1,9 @@
 """straitwatch_detect: AIS gaps, chokepoint crossings and port calls for one time window.
 
 Scheduled daily over the previous UTC day (its data interval; backfill with `airflow backfill
-create --dag-id straitwatch_detect --from-date D1 --to-date D2 --max-active-runs 1`, one day
-after the other: a backfill does not heed the DAG's max_active_runs), and triggered by the
+create --dag-id straitwatch_detect --from-date D1 --to-date D2 --max-active-runs 1`; the rows do
+not depend on the order the days run in, one at a time only keeps each run's reads to its own
+day), and triggered by the
 `straitwatch.positions` asset, in which case it re-detects the whole UTC days of the positions
 just loaded. A manual run may name its own window: `--conf '{"start": ..., "end": ...}'`.
 Detection replaces the window's events, so reruns and overlapping windows never double-count.

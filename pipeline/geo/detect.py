@@ -13,9 +13,13 @@ it arrives find every event exactly once:
   end of one window and closed in a later one ends as one row with the departure. A rerun of a
   window keeps the row of a call that a later window already followed past this window's end;
 - a flagged fix by its `ts`.
-A month run day by day therefore gives the same rows as one run over the month, when the days
-run in time order (the Airflow DAG runs them so) and no passage lasts longer than
-`max_passage_h`.
+A month run day by day therefore gives the same rows as one run over the month, in any order
+of the days, as long as no passage lasts longer than `max_passage_h` and no call longer than
+`call_lookahead_h`: a run over a window that ends before one already detected (a backfill
+running days out of order or in reverse, a day rerun for a late file) follows the port visits
+under way at its end into the positions after it (up to `call_lookahead_h`), so it writes each
+call as far as the data go instead of cutting it at its end. Runs in time order never need that
+and read only their window and its look-back.
 
 Look-back. Each vessel with positions in the window is read from `start - lookback_h` (at least
 `min_passage_interval_h`), plus its last fix before that however old (so the segment entering
@@ -74,6 +78,7 @@ class DetectConfig:
     call_max_sog_kn: float = 1.0  # slower than this counts as stopped
     call_min_slow_h: float = 2.0  # a visit is a call after this long stopped
     lookback_h: float = 24.0
+    call_lookahead_h: float = 720.0  # a visit under way at a window's end is followed this far
     chunk_positions: int = 2_000_000
 
     def __post_init__(self) -> None:
@@ -81,7 +86,7 @@ class DetectConfig:
             ("positive", lambda v: v > 0, ("gap_threshold_h", "max_speed_kn",
              "single_gate_band_nm", "max_passage_h", "call_max_sog_kn", "chunk_positions")),
             (">= 0", lambda v: v >= 0, ("jump_tolerance_nm", "min_passage_interval_h",
-             "call_min_slow_h", "lookback_h")),
+             "call_min_slow_h", "lookback_h", "call_lookahead_h")),
             (">= 1", lambda v: v >= 1, ("port_exit_factor",)),
         )  # fmt: skip
         for what, ok, names in checks:
@@ -458,6 +463,7 @@ def _detect_window(
     lookback_h = max(config.lookback_h, config.min_passage_interval_h)
     base_since = start_us - int(lookback_h * 3_600_000_000)
     deep_since = start_us - int(config.max_passage_h * 3_600_000_000)
+    horizon = end + timedelta(hours=config.call_lookahead_h)
     totals = dict.fromkeys(
         (
             "positions",
@@ -472,6 +478,11 @@ def _detect_window(
     )
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        # a later window has been detected already (a backfill out of order, a late file):
+        # calls under way at this window's end are followed into it
+        behind = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM straitwatch.detect_runs WHERE window_end > %s)", (end,)
+        ).fetchone()[0]
         counts = db.read_frame(
             conn,
             "SELECT mmsi, count(*) AS n FROM straitwatch.positions "
@@ -533,6 +544,20 @@ def _detect_window(
                     carried_calls,
                 )  # fmt: skip
                 totals["positions_read"] += n_read
+            # visits under way at the window's end, when later windows ran first: follow them
+            # into the positions after it, so the call is written as far as those windows had
+            # taken it, whatever order the windows run in
+            ahead = (
+                _with_positions_after(conn, events.open_visits["mmsi"], end, horizon)
+                if behind
+                else mmsi[:0]
+            )
+            if len(ahead):
+                events, earlier, n_read = _redo(
+                    conn, events, earlier, ahead, since[np.searchsorted(mmsi, ahead)], horizon,
+                    gates, ports, config, carried_calls,
+                )  # fmt: skip
+                totals["positions_read"] += n_read
             written = _write_owned(conn, events, start, end, earlier, cont_ids, beyond)
             for key, value in written.items():
                 totals[key] += value
@@ -568,6 +593,22 @@ def _detect_window(
             ),
         )
     return result
+
+
+def _with_positions_after(
+    conn: psycopg.Connection, mmsi: pd.Series, end: datetime, horizon: datetime
+) -> np.ndarray:
+    """The vessels among `mmsi` with a position in [end, horizon), sorted."""
+    wanted = np.unique(mmsi.to_numpy(dtype=np.int64))
+    if len(wanted) == 0 or horizon <= end:
+        return wanted[:0]
+    rows = conn.execute(
+        "SELECT v.mmsi FROM unnest(%s::integer[]) AS v(mmsi) WHERE EXISTS ("
+        "SELECT 1 FROM straitwatch.positions p WHERE p.mmsi = v.mmsi "
+        "AND p.ts >= %s AND p.ts < %s)",
+        (wanted.tolist(), end, horizon),
+    ).fetchall()
+    return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
 
 
 def _redo(
@@ -646,7 +687,13 @@ def _write_owned(
     crossings = events.crossings[_in_window(events.crossings["confirmed_at"], start, end)]
     flagged = events.flagged[_in_window(events.flagged["ts"], start, end)]
     calls = _calls_to_write(events.port_calls, start, end, earlier, continuing_ids)
-    kept = beyond[beyond["port_call_id"].isin(events.open_visits["port_call_id"])]
+    # the table's row wins for a visit still under way at the end of what this run read when
+    # it has followed the call further than this run could
+    ours = beyond[["port_call_id"]].merge(
+        calls[["port_call_id", "last_seen_at"]], on="port_call_id", how="left"
+    )["last_seen_at"]
+    further = (ours.isna() | (beyond["last_seen_at"].to_numpy() > ours)).to_numpy(dtype=bool)
+    kept = beyond[beyond["port_call_id"].isin(events.open_visits["port_call_id"]) & further]
     calls = calls[~calls["port_call_id"].isin(kept["port_call_id"])]
     owned = _in_window(calls["arrived_at"], start, end)
     kept_owned = _in_window(kept["arrived_at"], start, end)

@@ -346,6 +346,36 @@ def test_long_stay_reads_only_since_its_last_fix(ref_conn: psycopg.Connection) -
     assert snapshot(ref_conn) == daily
 
 
+def test_days_in_any_order_give_the_rows_of_days_in_order(ref_conn: psycopg.Connection) -> None:
+    """A backfill may run the days out of order (several at once, or in reverse): a day run
+    after later ones follows the calls under way at its end into the days already detected."""
+    conn = ref_conn
+    frame = positions(
+        scenario(),
+        # ten days at anchor off Algeciras, arriving on day 1: longer than the deepest look-back
+        algeciras_call(211000011, T0 + DAY + pd.Timedelta(hours=9), stay=1440),
+    )
+    load_positions(conn, frame)
+    days = list(range(13))
+
+    def run(order: list[int]) -> dict[str, list[tuple]]:
+        clear_events(conn)
+        conn.execute("TRUNCATE straitwatch.detect_runs")
+        conn.commit()
+        for d in order:
+            detect_window(conn, T0 + d * DAY, T0 + (d + 1) * DAY)
+        return snapshot(conn)
+
+    in_order = run(days)
+    calls = {r[1]: r for r in in_order["port_calls"]}
+    stay = calls[211000011]
+    arrived, departed = stay[3], stay[4]
+    assert (departed - arrived) > pd.Timedelta(days=10)
+    assert run(days[::-1]) == in_order
+    assert run([0, 12, 3, 11, 1, 6, 10, 2, 9, 4, 8, 5, 7]) == in_order
+    assert run([*days[6:], *days[:6]]) == in_order
+
+
 def test_detect_commits_when_the_caller_had_no_transaction(loaded, db_url: str) -> None:
     from pipeline import db
 
