@@ -397,8 +397,8 @@ def _resolve_window(
             raise StraitwatchError(f"detect window start {start} is not before its end {end}")
         return start, end
     first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
-    if first is None:
-        return start, end
+    if first is None:  # nothing loaded: nothing to detect, whichever bound was given
+        return None, None
     lo = start if start is not None else first
     hi = end if end is not None else last + timedelta(microseconds=1)
     if lo >= hi:

@@ -296,6 +296,13 @@ def test_no_positions(ref_conn: psycopg.Connection) -> None:
     assert result.start is None and "nothing to detect" in str(result)
 
 
+@pytest.mark.parametrize("bound", ["start", "end"])
+def test_half_open_window_without_positions(ref_conn: psycopg.Connection, bound: str) -> None:
+    result = detect_window(ref_conn, **{bound: T0})
+    assert (result.start, result.end) == (None, None)
+    assert str(result) == "no positions loaded: nothing to detect"
+
+
 def test_detect_without_reference_data_notes_it(conn: psycopg.Connection) -> None:
     load_positions(conn, gibraltar_east(211000001, T0))
     result = detect_window(conn)
