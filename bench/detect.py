@@ -12,6 +12,8 @@ shared with the core: they must be the same set.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,8 @@ from pipeline.geo.crossings import GateSet, detect_crossings, gate_crossings
 from pipeline.geo.detect import DetectConfig, detect_events
 from pipeline.geo.port_calls import PortSet
 from pipeline.geo.tracks import build_track
+
+T = TypeVar("T")
 
 FULL_POSITIONS = 10_000_000
 NAIVE_POSITIONS = 40_000
@@ -44,15 +48,16 @@ def _reference() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return chokepoints, gate_frames(chokepoints, gates), load_ports()
 
 
-def _best_of(fn, repeats: int = REPEATS) -> tuple[float, float, object]:
+def _best_of(fn: Callable[[], T], repeats: int = REPEATS) -> tuple[float, float, T]:
     """Best wall time and the CPU time of that run (this process, all threads), and a result."""
-    best = (np.inf, np.inf, None)
-    for _ in range(repeats):
+    best: tuple[float, float, T] | None = None
+    for _ in range(max(repeats, 1)):
         wall, cpu = time.perf_counter(), time.process_time()
         result = fn()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if wall < best[0]:
+        if best is None or wall < best[0]:
             best = (wall, cpu, result)
+    assert best is not None
     return best
 
 

@@ -43,7 +43,8 @@ def straitwatch_match():
 
     @task(map_index_template="{{ inbox_file }}")
     def import_file(path: str) -> dict:
-        get_current_context()["inbox_file"] = orch.display_name(path)
+        # names the mapped task instance in the UI (map_index_template); Context is a TypedDict
+        get_current_context()["inbox_file"] = orch.display_name(path)  # type: ignore[typeddict-unknown-key]
         return orch.import_report_file(path)
 
     @task(trigger_rule="all_done")

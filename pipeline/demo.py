@@ -287,5 +287,5 @@ def _without_password(url: str) -> str:
             host = params.get("host", "")
             port = f":{params['port']}" if params.get("port") else ""
             return f"postgresql://{user}:***@{host}{port}/{params.get('dbname', '')}"
-        return psycopg.conninfo.make_conninfo(**params)
+        return psycopg.conninfo.make_conninfo("", **params)
     return url

@@ -386,9 +386,10 @@ def _upsert(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
 
 def _resolve_window(
     conn: psycopg.Connection, start: datetime | None, end: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """The window to detect: missing bounds from the positions loaded. An open bound beyond the
-    data gives an empty window at the given bound, not an error."""
+) -> tuple[datetime, datetime] | None:
+    """The window to detect: missing bounds from the positions loaded; None when no positions
+    are loaded. An open bound beyond the data gives an empty window at the given bound, not an
+    error."""
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
             raise StraitwatchError(f"detect window {name} must be timezone-aware: {value}")
@@ -396,13 +397,14 @@ def _resolve_window(
         if start >= end:
             raise StraitwatchError(f"detect window start {start} is not before its end {end}")
         return start, end
-    first, last = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
+    first = db.scalar(conn, "SELECT min(ts) FROM straitwatch.positions")
+    last = db.scalar(conn, "SELECT max(ts) FROM straitwatch.positions")
     if first is None:  # nothing loaded: nothing to detect, whichever bound was given
-        return None, None
+        return None
     lo = start if start is not None else first
     hi = end if end is not None else last + timedelta(microseconds=1)
-    if lo >= hi:
-        given = start if start is not None else end
+    if lo >= hi:  # the given bound is beyond the data
+        given = start if start is not None else hi
         return given, given
     return lo, hi
 
@@ -455,9 +457,10 @@ def _detect_window(
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
     gates, ports = load_reference_sets(conn, config)
-    start, end = _resolve_window(conn, start, end)
-    if start is None:
+    window = _resolve_window(conn, start, end)
+    if window is None:
         return DetectResult(None, None, gates=len(gates), ports=len(ports))
+    start, end = window
     start_us, end_us = _us(start), _us(end)
     # a passage is compared with those in the min_passage_interval_h before it
     lookback_h = max(config.lookback_h, config.min_passage_interval_h)
@@ -480,9 +483,11 @@ def _detect_window(
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         # a later window has been detected already (a backfill out of order, a late file):
         # calls under way at this window's end are followed into it
-        behind = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM straitwatch.detect_runs WHERE window_end > %s)", (end,)
-        ).fetchone()[0]
+        behind = db.scalar(
+            conn,
+            "SELECT EXISTS (SELECT 1 FROM straitwatch.detect_runs WHERE window_end > %s)",
+            (end,),
+        )
         counts = db.read_frame(
             conn,
             "SELECT mmsi, count(*) AS n FROM straitwatch.positions "

@@ -241,6 +241,7 @@ def port_visits(
     arrived_us = track.ts_us[arrive_fix].copy()
     if v_carried.any():
         # a continued call keeps its arrival and adds what it had already counted
+        assert carried is not None  # only calls carried in are marked so
         row = carried_row[v_first[v_carried]]
         arrived_us[v_carried] = _us(carried["arrived_at"].to_numpy()[row])
         slow_us[v_carried] += np.rint(

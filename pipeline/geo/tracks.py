@@ -545,6 +545,7 @@ def _scan_range(
             _collect(found["gap"], tb, lo)
         if segment_index is not None or point_index is not None:
             first = segment_index if segment_index is not None else point_index
+            assert first is not None
             cl = first.cells(lg[:-1], la[:-1], cell[:k], (work[0][:k], work[1][:k]))
         if segment_index is not None:
             sl = slots[:k]

@@ -220,21 +220,23 @@ class _PositionWriter:
         self.days: dict[date, _Day] = {}
         self.staging = False
         self.loaded = 0
-        self.fresh_tables = conn.execute(
+        # user triggers must fire: then new days become partitions at once
+        self.fresh_tables = db.scalar(
+            conn,
             "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal "
-            "AND tgrelid = 'straitwatch.positions'::regclass)"
-        ).fetchone()[0]  # user triggers must fire: then new days become partitions at once
+            "AND tgrelid = 'straitwatch.positions'::regclass)",
+        )
 
     def _day(self, day: date) -> _Day:
         if day in self.days:
             return self.days[day]
         name = f"positions_{day:%Y%m%d}"
         conn = self.conn
-        exists = conn.execute("SELECT to_regclass(%s)", (f"{db.SCHEMA}.{name}",)).fetchone()[0]
+        exists = db.scalar(conn, "SELECT to_regclass(%s)", (f"{db.SCHEMA}.{name}",))
         if exists is None and self.fresh_tables:
             # same lock as straitwatch.ensure_positions_partition: one creator per day
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"straitwatch.{name}",))
-            exists = conn.execute("SELECT to_regclass(%s)", (f"{db.SCHEMA}.{name}",)).fetchone()[0]
+            exists = db.scalar(conn, "SELECT to_regclass(%s)", (f"{db.SCHEMA}.{name}",))
         if exists is not None:
             target = _Day(day, f"{db.SCHEMA}.positions", fresh=False, indexed=True)
         elif not self.fresh_tables:
@@ -439,12 +441,9 @@ def ingest_file(
     detected = detect(path, fmt, mapping)
     digest = sha256_of(path)
     if received_at is not None:
-        received_at = pd.Timestamp(received_at)
-        received_at = (
-            (received_at.tz_localize("UTC") if received_at.tzinfo is None else received_at)
-            .tz_convert("UTC")
-            .to_pydatetime()
-        )
+        stamp = pd.Timestamp(received_at)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        received_at = stamp.to_pydatetime()
     conn.commit()
     done = _already_loaded(conn, digest)
     conn.commit()

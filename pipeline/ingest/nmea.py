@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -370,7 +371,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _canonical(msg: object, msg_type: int) -> dict | None:
+def _canonical(msg: Any, msg_type: int) -> dict | None:
     """Canonical fields of a decoded message; None when the payload was cut short."""
     mmsi = getattr(msg, "mmsi", None)
     if mmsi is None:

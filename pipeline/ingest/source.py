@@ -62,7 +62,7 @@ class SourceFile:
         if self.compression == "zstd":
             import pyarrow as pa
 
-            return pa.CompressedInputStream(pa.OSFile(str(self.path)), "zstd")  # type: ignore[return-value]
+            return pa.CompressedInputStream(pa.OSFile(str(self.path)), "zstd")
         if self.compression == "zip":
             archive = stack.enter_context(zipfile.ZipFile(self.path))
             return archive.open(self.member or "")  # type: ignore[return-value]

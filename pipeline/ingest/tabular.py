@@ -42,8 +42,9 @@ from pipeline.ingest.records import (
 from pipeline.ingest.source import BLOCK_BYTES, LineBlock, SourceFile, inspect, iter_line_blocks
 
 MAPPINGS_DIR = SEEDS_DIR / "mappings"
-NUMERIC_FIELDS = ("mmsi", "lat", "lon", "sog", "cog", "heading", "nav_status", "ship_type")
-NUMERIC_FIELDS += ("draught_m",)
+NUMERIC_FIELDS: tuple[str, ...] = (
+    *("mmsi", "lat", "lon", "sog", "cog", "heading", "nav_status", "ship_type", "draught_m"),
+)
 TEXT_FIELDS = ("name", "imo", "callsign", "destination")
 REQUIRED_FIELDS = ("mmsi", "lat", "lon")
 CANONICAL_FIELDS = NUMERIC_FIELDS + TEXT_FIELDS + ("ts", "eta")

@@ -84,6 +84,11 @@ def _clean(value: object) -> object:
     return value
 
 
+def _clean_text(value: object) -> str | None:
+    value = _clean(value)
+    return None if value is None else str(value)
+
+
 def store_claims(conn: psycopg.Connection, claims: pd.DataFrame) -> list[str]:
     """Upsert claims (STORED_COLUMNS) into reported_departures; returns their report ids.
 
@@ -414,7 +419,7 @@ def fill_implied_directions(frame: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame
     )
     todo = frame.index[frame["via_chokepoint_id"].notna() & frame["via_direction"].isna()]
     implied = [
-        implied_direction(gaz, cp, _clean(dep), _clean(dest))
+        implied_direction(gaz, cp, _clean_text(dep), _clean_text(dest))
         for cp, dep, dest in frame.loc[
             todo, ["via_chokepoint_id", "departure_port_id", "destination_port_id"]
         ].itertuples(index=False, name=None)

@@ -202,6 +202,14 @@ def _offset(t: pd.Timestamp, window: Window) -> float:
     return 0.0
 
 
+def _days_outside(t: pd.Timestamp, window: Window, delta: float) -> int:
+    """Calendar days (UTC) from the window's nearer edge to t; 0 inside the window."""
+    edge = window[0] if delta < 0 else window[1] if delta > 0 else None
+    if edge is None:
+        return 0
+    return (t.normalize() - edge.normalize()).days
+
+
 def _in(t: pd.Series, window: Window, widen: timedelta = timedelta(0)) -> pd.Series:
     lo, hi = window
     mask = pd.Series(True, index=t.index)
@@ -242,7 +250,7 @@ def _coverage_fields(cov: dict, window: Window) -> dict:
         "first_fix_at": fmt_iso(_ts(cov.get("first_ts"))),
         "last_fix_at": fmt_iso(_ts(cov.get("last_ts"))),
         # a SQL NULL may come back as NaN through a DataFrame: JSON (and jsonb) have no NaN
-        "nearest_nm": None if pd.isna(nearest) else round(float(nearest), 1),
+        "nearest_nm": None if nearest is None or pd.isna(nearest) else round(float(nearest), 1),
         "nearest_at": fmt_iso(_ts(cov.get("nearest_ts"))),
     }
 
@@ -342,9 +350,7 @@ def check_departure(
             gap_id=None if gap is None else gap["gap_id"],
             inferred=gap is not None,
             delta_s=round(delta),
-            delta_days=(t.normalize() - (window[0] if delta < 0 else window[1]).normalize()).days
-            if delta
-            else 0,
+            delta_days=_days_outside(t, window, delta),
         )
     staying = calls[calls["departed_at"].isna() & _in(calls["arrived_at"], (None, window[1]))]
     n = base["positions_in_window"]
@@ -742,25 +748,26 @@ def judge_report(
                 ),
             )
         ]
-    results = []
+    # candidate, its checks, and what separates candidates: (AIS support, type fit, flag)
+    results: list[tuple[pd.Series, list[dict], tuple[int, int, int]]] = []
     for _, c in candidates.iterrows():
         checks = evaluate(claim, win, evidence_of[int(c["mmsi"])], gaz, config)
         support = sum(ch["status"] in SUPPORTING for ch in checks)
         fit = {"fits": 2, "unknown": 1, "conflicts": 0}[type_fit(kind, c["ship_type"])]
         flag_ok = int(bool(claimed["vessel_flag"]) and c.get("flag") == claimed["vessel_flag"])
-        results.append((c, checks, support, fit, flag_ok))
+        results.append((c, checks, (support, fit, flag_ok)))
     pool = results
     reasons: dict[int, str] = {}
     for key, words in (
-        (2, "fewer claimed parts supported by AIS"),
-        (3, "ship type fits the claim less well"),
-        (4, "flag differs from the claimed one"),
+        (0, "fewer claimed parts supported by AIS"),
+        (1, "ship type fits the claim less well"),
+        (2, "flag differs from the claimed one"),
     ):
-        best = max(r[key] for r in pool)
+        best = max(r[2][key] for r in pool)
         for r in pool:
-            if r[key] < best:
+            if r[2][key] < best:
                 reasons[int(r[0]["mmsi"])] = words
-        pool = [r for r in pool if r[key] == best]
+        pool = [r for r in pool if r[2][key] == best]
         if len(pool) == 1:
             break
     in_pool = {int(r[0]["mmsi"]) for r in pool}

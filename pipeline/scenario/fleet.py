@@ -172,6 +172,8 @@ def _with_dark_passages(
             if plan.lane != spec.lane or len(plan.phases) != 1 or plan.dark:
                 continue
             leg = plan.phases[0]
+            if not isinstance(leg, Leg):
+                continue  # a ship that only stays passes nothing
             at_nm, _ = geo.crossings(leg.route, cp.reference)
             if len(at_nm) != 1:
                 continue
