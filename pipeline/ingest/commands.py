@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="load AIS files (NOAA, DMA, NMEA, CSV, Parquet) into the warehouse",
         description="Load AIS files, one transaction per file. The format is sniffed unless "
-        "--format is given; a file already loaded (same sha256) is skipped. Refused records "
-        "are kept in rejected_records with a reason; they are not errors.",
+        "--format is given; a file already loaded (same sha256) is skipped unless --reload is "
+        "given. Refused records are kept in rejected_records with a reason; they are not errors.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", type=Path, help="files to load")
     p.add_argument("--format", choices=FORMATS, dest="fmt", help="skip format detection")
@@ -31,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--received-at",
         metavar="T",
         help="ISO 8601 time for records that carry none (UTC unless it has an offset)",
+    )
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help="load files already loaded again, replacing their earlier positions and rejects "
+        "(e.g. to give --received-at to records refused as no_timestamp); rerun detect for "
+        "their days afterwards",
     )
     p.set_defaults(func=run)
 
@@ -66,14 +73,25 @@ def run(args: argparse.Namespace) -> int:
     received_at = parse_time(args.received_at) if args.received_at else None
     for path in args.paths:  # every file must be readable and recognisable before any loads
         detect(path, args.fmt, args.mapping)
-    no_time = False
+    no_time = skipped = False
     with db.open_warehouse(args.settings) as conn:
         for path in args.paths:
             result = ingest_file(
-                conn, path, fmt=args.fmt, mapping=args.mapping, received_at=received_at
+                conn,
+                path,
+                fmt=args.fmt,
+                mapping=args.mapping,
+                received_at=received_at,
+                reload=args.reload,
             )
             print(describe(result), flush=True)
-            no_time |= result.rejects_by_reason.get("no_timestamp", 0) > 0 and not result.skipped
+            no_time |= result.rejects_by_reason.get("no_timestamp", 0) > 0
+            skipped |= result.skipped
     if no_time and received_at is None:
-        print("note: records without a time were refused; --received-at T gives them one")
+        print(
+            "note: records without a time were refused; --received-at T gives them one "
+            "(with --reload for a file already loaded)"
+        )
+    if skipped and (received_at is not None or args.mapping is not None or args.fmt):
+        print("note: files already loaded were skipped as they were; --reload loads them again")
     return 0

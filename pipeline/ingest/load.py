@@ -427,12 +427,15 @@ def ingest_file(
     mapping: Path | str | None = None,
     received_at: datetime | None = None,
     config: IngestConfig | None = None,
+    reload: bool = False,
 ) -> IngestResult:
     """Load one AIS file (format sniffed unless `fmt` is given) and commit it.
 
     Commits whatever the caller had open first, then loads the file in its own transaction.
     A file whose sha256 is already in `ingested_files` is skipped (`skipped=True`, with the
-    counts recorded then). `received_at` is the time of records that carry none. Raises
+    counts recorded then), unless `reload`: then its earlier load (positions, rejects, its
+    `ingested_files` row) is removed and the file loaded again, in one transaction, e.g. with a
+    `received_at` it lacked. `received_at` is the time of records that carry none. Raises
     StraitwatchError for an unreadable file, an unknown format, or a file the database refuses
     (then nothing of it is kept).
     """
@@ -447,14 +450,25 @@ def ingest_file(
     conn.commit()
     done = _already_loaded(conn, digest)
     conn.commit()
-    if done is not None:
+    if done is not None and not reload:
         return dataclasses.replace(done, path=str(path))
+    earlier = None if done is None else done.file_id
     started = time.perf_counter()
     try:
         try:
-            result = _load(conn, detected, digest, received_at, config, bulk=config.bulk_new_days)
+            result = _load(
+                conn,
+                detected,
+                digest,
+                received_at,
+                config,
+                bulk=config.bulk_new_days,
+                replacing=earlier,
+            )
         except _RestartIndexed:
-            result = _load(conn, detected, digest, received_at, config, bulk=False)
+            result = _load(
+                conn, detected, digest, received_at, config, bulk=False, replacing=earlier
+            )
     except psycopg.errors.UniqueViolation as exc:
         if "ingested_files_sha256_key" in str(exc):
             conn.rollback()
@@ -469,10 +483,11 @@ def ingest_file(
         psycopg.errors.RaiseException,
     ) as exc:
         raise _refused(path, exc) from exc
-    if result is None:  # another process loaded the same file meanwhile
+    if result is None:  # another process loaded (or reloaded, or removed) the same file meanwhile
         skipped = _already_loaded(conn, digest)
         conn.commit()
-        assert skipped is not None
+        if skipped is None:
+            raise StraitwatchError(f"{path}: its earlier load was removed while it reloaded")
         return dataclasses.replace(skipped, path=str(path))
     return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
 
@@ -507,6 +522,30 @@ def _already_loaded(conn: psycopg.Connection, digest: str) -> IngestResult | Non
     )
 
 
+def _unload(conn: psycopg.Connection, file_id: int, digest: str) -> bool:
+    """Remove what one earlier load of a file wrote: its positions, its rejects and its
+    ingested_files row. Static and voyage history stays: the reload reports the same values
+    again, and merging a report already in the history changes nothing. False when that load
+    is no longer there."""
+    row = conn.execute(
+        "SELECT positions_from, positions_to FROM straitwatch.ingested_files "
+        "WHERE file_id = %s AND sha256 = %s FOR UPDATE",
+        (file_id, digest),
+    ).fetchone()
+    if row is None:
+        return False
+    lo, hi = row
+    if lo is None:  # loaded before spans were recorded, or no position at all
+        conn.execute("DELETE FROM straitwatch.positions WHERE file_id = %s", (file_id,))
+    else:  # only the partitions of the days it touched
+        conn.execute(
+            "DELETE FROM straitwatch.positions WHERE file_id = %s AND ts BETWEEN %s AND %s",
+            (file_id, lo, hi),
+        )
+    conn.execute("DELETE FROM straitwatch.ingested_files WHERE file_id = %s", (file_id,))
+    return True
+
+
 def _load(
     conn: psycopg.Connection,
     detected: Detected,
@@ -515,9 +554,12 @@ def _load(
     config: IngestConfig,
     *,
     bulk: bool,
+    replacing: int | None = None,
 ) -> IngestResult | None:
     path = detected.source.path
     with conn.transaction():
+        if replacing is not None and not _unload(conn, replacing, digest):
+            return None  # another process reloaded or removed it meanwhile
         row = conn.execute(
             "INSERT INTO straitwatch.ingested_files (path, sha256, format, rows_read, "
             "rows_loaded, rows_rejected, mapping, received_at) VALUES (%s, %s, %s, 0, 0, 0, "
@@ -563,11 +605,18 @@ def _load(
         id_stats = identity.merge_history(conn, identity.IDENTITY, ids.obs)
         voyage_stats = identity.merge_history(conn, identity.VOYAGE, voyages.obs)
         writer.attach()
+        if replacing is not None:  # history rows first reported by the earlier load
+            for table in ("vessel_identity", "voyage_reports"):
+                conn.execute(
+                    f"UPDATE straitwatch.{table} SET file_id = %s WHERE file_id = %s",
+                    (file_id, replacing),
+                )
         by_reason = dict(sorted(reasons.items()))
         conn.execute(
             "UPDATE straitwatch.ingested_files SET rows_read = %s, rows_loaded = %s, "
-            "rows_rejected = %s, rejects_by_reason = %s, loaded_at = now() WHERE file_id = %s",
-            (read, loaded, rejected, json.dumps(by_reason), file_id),
+            "rows_rejected = %s, rejects_by_reason = %s, positions_from = %s, positions_to = %s, "
+            "loaded_at = now() WHERE file_id = %s",
+            (read, loaded, rejected, json.dumps(by_reason), first_ts, last_ts, file_id),
         )
     return IngestResult(
         file_id=file_id,

@@ -373,3 +373,73 @@ def test_a_file_spanning_days_fills_each_day(conn: psycopg.Connection) -> None:
     assert last == at
     again = ingest_file(conn, RECEIVER_LOG, received_at=at)
     assert again.skipped and (again.first_ts, again.last_ts) == (None, None)
+
+
+def _positions(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT mmsi, ts, lat, lon, sog, cog, heading, nav_status, file_id "
+        "FROM straitwatch.positions ORDER BY mmsi, ts"
+    ).fetchall()
+
+
+def test_reload_gives_a_file_the_time_it_lacked(conn: psycopg.Connection) -> None:
+    # line 15 of the receiver log has no time: refused at first, loaded when reloaded with one
+    first = ingest_file(conn, RECEIVER_LOG)
+    assert (first.rows_read, first.rows_loaded, first.rows_rejected) == (15, 10, 5)
+    assert first.rejects_by_reason["no_timestamp"] == 1
+    before = table_counts(conn)
+    at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    skipped = ingest_file(conn, RECEIVER_LOG, received_at=at)  # without --reload: as it was
+    assert skipped.skipped and skipped.file_id == first.file_id
+    assert table_counts(conn) == before
+
+    again = ingest_file(conn, RECEIVER_LOG, received_at=at, reload=True)
+    assert not again.skipped and again.file_id != first.file_id
+    assert (again.rows_read, again.rows_loaded, again.rows_rejected) == (15, 11, 4)
+    assert "no_timestamp" not in again.rejects_by_reason
+    assert stored_reasons(conn, again.file_id) == again.rejects_by_reason
+    files = conn.execute(
+        "SELECT file_id, received_at, positions_from, positions_to, rows_loaded "
+        "FROM straitwatch.ingested_files"
+    ).fetchall()
+    assert files == [(again.file_id, at, again.first_ts, at, 11)]
+    assert conn.execute("SELECT count(*) FROM straitwatch.rejected_records").fetchone() == (4,)
+    rows = _positions(conn)
+    assert len(rows) == 6 and {r[-1] for r in rows} == {again.file_id}
+    assert [r[1] for r in rows if r[1] == at] == [at]
+    after = table_counts(conn)
+    assert after["positions"] == before["positions"] + 1
+    assert after["rejected_records"] == before["rejected_records"] - 1
+    for table in ("vessel_identity", "voyage_reports"):  # the same history, now of the reload
+        assert after[table] == before[table]
+        stale = f"SELECT count(*) FROM straitwatch.{table} WHERE file_id = %s"
+        assert conn.execute(stale, (first.file_id,)).fetchone() == (0,)
+
+    # a second reload with the same time gives the same rows, under a new file id
+    third = ingest_file(conn, RECEIVER_LOG, received_at=at, reload=True)
+    assert (third.rows_read, third.rows_loaded, third.rows_rejected) == (15, 11, 4)
+    assert [r[:-1] for r in _positions(conn)] == [r[:-1] for r in rows]
+    assert table_counts(conn) == after
+
+
+def test_cli_reload(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, db_url, str(RECEIVER_LOG))
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "note: records without a time were refused; --received-at T gives them one "
+        "(with --reload for a file already loaded)"
+    )
+    code, out, _ = _cli(capsys, db_url, str(RECEIVER_LOG), "--received-at", "2025-03-01T12:00")
+    assert code == 0
+    assert "skipped, already loaded as file 1" in out
+    assert out.splitlines()[-1] == (
+        "note: files already loaded were skipped as they were; --reload loads them again"
+    )
+    code, out, _ = _cli(
+        capsys, db_url, str(RECEIVER_LOG), "--received-at", "2025-03-01T12:00", "--reload"
+    )
+    assert code == 0
+    assert out.splitlines() == [
+        f"{RECEIVER_LOG}: nmea: read 15, loaded 11, rejected 4 "
+        "[bad_checksum 1, bad_timestamp 1, lone_fragment 1, not_ais 1]"
+    ]
