@@ -57,6 +57,12 @@ ERROR_NOTE_SUFFIX = ".error"
 ARTICLE_META_SUFFIX = ".json"
 # `NAME.mapping.toml` beside a CSV or Parquet file NAME: its column mapping (`ingest --mapping`).
 MAPPING_SUFFIX = ".mapping.toml"
+# `NAME.received_at` beside an AIS file NAME: an ISO 8601 time for its records that carry none,
+# e.g. a receiver log without tag blocks (`ingest --received-at`). Without it they are refused
+# (no_timestamp), as on the command line: one guessed instant for a whole log would make its
+# fixes of each vessel duplicates of one another.
+RECEIVED_AT_SUFFIX = ".received_at"
+COMPANION_SUFFIXES = (MAPPING_SUFFIX, RECEIVED_AT_SUFFIX)
 
 
 # --------------------------------------------------------------------------- settings
@@ -527,7 +533,7 @@ def list_ais_files() -> list[str]:
     """AIS files waiting in the inbox; a file's column mapping travels with it."""
     inbox = inbox_settings()
     files = pending_files(inbox.folder(AIS_KIND), min_age_s=inbox.min_age_s)
-    return [str(p) for p in files if not p.name.endswith(MAPPING_SUFFIX)]
+    return [str(p) for p in files if not p.name.endswith(COMPANION_SUFFIXES)]
 
 
 def display_name(path: str) -> str:
@@ -546,14 +552,16 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
     if not source.exists():
         # An earlier try loaded and moved it, then died before reporting: nothing to do.
         return {"path": path, "missing": True}
-    # Records without a time of their own (raw NMEA) get the time the file arrived.
-    received_at = datetime.fromtimestamp(source.stat().st_mtime, UTC)
-    mapping = source.with_name(source.name + MAPPING_SUFFIX)
-    companions = [mapping] if mapping.exists() else []
+    mapping, stamp = (source.with_name(source.name + s) for s in COMPANION_SUFFIXES)
+    companions = [p for p in (mapping, stamp) if p.exists()]
     try:
+        received_at = _received_at(stamp) if stamp.exists() else None
         with warehouse() as conn:
             result = ingest_file(
-                conn, source, mapping=companions[0] if companions else None, received_at=received_at
+                conn,
+                source,
+                mapping=mapping if mapping.exists() else None,
+                received_at=received_at,
             )
     except Exception as exc:
         if not _bad_input(exc):
@@ -568,6 +576,18 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
     summary = jsonable(result)
     summary.update(path=path, archived_to=str(moved))
     return summary
+
+
+def _received_at(stamp: Path) -> datetime:
+    """The time in a `NAME.received_at` companion file."""
+    from pipeline.errors import StraitwatchError
+    from pipeline.ingest.commands import parse_time
+
+    text = stamp.read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        return parse_time(text)
+    except StraitwatchError as exc:
+        raise StraitwatchError(f"{stamp.name}: {text!r} is not an ISO 8601 time") from exc
 
 
 def failed_files_message(

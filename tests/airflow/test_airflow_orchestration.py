@@ -250,3 +250,60 @@ def test_the_verdict_check_uses_the_schema_vocabulary(conn: psycopg.Connection) 
         "AND pg_get_constraintdef(c.oid) LIKE '%verdict%'"
     ).fetchone()[0]
     assert set(re.findall(r"'(\w+)'::text", definition)) == set(VERDICTS)
+
+
+# --------------------------------------------------------------------------- inbox files
+
+RECEIVER_LOG = Path(__file__).parents[1] / "fixtures" / "ingest" / "receiver_log.nmea"
+
+
+def test_an_inbox_file_takes_its_time_from_a_received_at_companion(
+    db_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.orchestration import ingest_inbox_file, list_ais_files
+
+    monkeypatch.setenv("AIRFLOW_CONN_STRAITWATCH_DB", airflow_connection_uri(db_url))
+    monkeypatch.setenv("STRAITWATCH_INBOX", str(tmp_path))
+    monkeypatch.setenv("STRAITWATCH_INBOX_MIN_AGE_S", "0")
+    ais = tmp_path / "ais"
+    ais.mkdir()
+    log = ais / "receiver.nmea"
+    log.write_bytes(RECEIVER_LOG.read_bytes())
+    log.with_name("receiver.nmea.received_at").write_text("2025-03-01T12:00:00Z\n")
+    # a log without one: its timeless record is refused, as by `straitwatch ingest`
+    (ais / "plain.nmea").write_bytes(RECEIVER_LOG.read_bytes() + b"\n")
+    # a companion that is not a time fails its file, which goes aside with the reason
+    bad = ais / "bad.nmea"
+    bad.write_bytes(RECEIVER_LOG.read_bytes() + b"\n\n")
+    bad.with_name("bad.nmea.received_at").write_text("yesterday")
+    assert [Path(p).name for p in list_ais_files()] == ["bad.nmea", "plain.nmea", "receiver.nmea"]
+
+    stamped = ingest_inbox_file(str(log))
+    assert (stamped["rows_read"], stamped["rows_loaded"], stamped["rows_rejected"]) == (15, 11, 4)
+    assert stamped["last_ts"] == "2025-03-01T12:00:00+00:00"
+    plain = ingest_inbox_file(str(ais / "plain.nmea"))
+    # (its timed fixes are those of the first file: duplicates now)
+    assert (plain["rows_read"], plain["rows_loaded"], plain["rows_rejected"]) == (15, 4, 11)
+    assert plain["rejects_by_reason"] == {
+        "bad_checksum": 1,
+        "bad_timestamp": 1,
+        "duplicate_of_loaded": 6,
+        "lone_fragment": 1,
+        "no_timestamp": 1,
+        "not_ais": 1,
+    }
+    with pytest.raises(AirflowFailException, match="'yesterday' is not an ISO 8601 time"):
+        ingest_inbox_file(str(bad))
+
+    assert list(ais.iterdir()) == []
+    done = sorted(p.name for p in (tmp_path / "done" / "ais").rglob("*") if p.is_file())
+    assert done == ["plain.nmea", "receiver.nmea", "receiver.nmea.received_at"]
+    failed = sorted(p.name for p in (tmp_path / "failed" / "ais").rglob("*") if p.is_file())
+    assert failed == ["bad.nmea", "bad.nmea.error", "bad.nmea.received_at"]
+    with db.connect(db_url) as conn:
+        stamps = conn.execute(
+            "SELECT path ~ 'receiver', received_at FROM straitwatch.ingested_files ORDER BY 1"
+        ).fetchall()
+    assert stamps == [(False, None), (True, _utc(2025, 3, 1, 12))]
