@@ -269,6 +269,9 @@ def run() -> dict[str, object]:
         "copy_rows_per_s": round(copy_rate),
         "to_sql_rows_per_s": round(to_sql_rate),
         "ingest_vs_copy": round(ingest_rate / copy_rate, 3),
+        # the CLI as a user runs it, process start (imports, connection, schema check) included,
+        # against psql's process, whose start is included in copy_rows_per_s
+        "ingest_cli_vs_copy": round(rows / full["wall_seconds"] / copy_rate, 3),
         "ingest_vs_to_sql": round(ingest_rate / to_sql_rate, 1),
         "ingest_peak_rss_mb": round(full["peak_rss_mb"], 1),
         "ingest_peak_rss_mb_fifth": round(small["peak_rss_mb"], 1),
@@ -276,7 +279,8 @@ def run() -> dict[str, object]:
         "ingest_existing_day_vs_copy": round(existing_rate / copy_rate, 3),
     }
     print(
-        f"   ratios: ingest / copy = {figures['ingest_vs_copy']} (goal >= 0.7), "
+        f"   ratios: ingest / copy = {figures['ingest_vs_copy']} (goal >= 0.7; "
+        f"{figures['ingest_cli_vs_copy']} with the CLI's process start), "
         f"ingest / to_sql = {figures['ingest_vs_to_sql']} (goal >= 10)"
     )
     return figures
