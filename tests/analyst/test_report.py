@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,44 +10,17 @@ import pandas as pd
 import psycopg
 import pytest
 import shapely
-from matplotlib.image import imread
 
 from pipeline.analyst import maps
 from pipeline.analyst.report import format_delta
 from pipeline.cli import main
 from tests.analyst.scenario import SPARTA_REPORT, dark_track
+from tests.chromium import dom_text, pixels_of, rendered_dom, screenshot
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--hide-scrollbars",
-]
 TRACK_RGB = (0xD6, 0x27, 0x28)
 GATE_RGB = (0xE6, 0x00, 0x7E)
 LAND_RGB = (0xEB, 0xE4, 0xCF)
 SEA_RGB = (0xDC, 0xEB, 0xF7)
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it); cannot render")
-    return path
-
-
-def _run_chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
 
 
 @pytest.fixture
@@ -74,8 +45,8 @@ def test_page_is_self_contained(sparta_page: Path) -> None:
 def test_chromium_shows_claim_verdict_checks_and_the_track_at_the_gate(
     sparta_page: Path, tmp_path: Path
 ) -> None:
-    dom = _run_chromium(sparta_page, tmp_path / "profile-dom", "--dump-dom").stdout
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    dom = rendered_dom(sparta_page, tmp_path / "profile-dom")
+    text = dom_text(dom)
     for expected in (
         f"Evidence for report {SPARTA_REPORT}",
         "Sparta IV left Tartus and passed Gibraltar on Tuesday, bound for Kaliningrad.",
@@ -98,14 +69,12 @@ def test_chromium_shows_claim_verdict_checks_and_the_track_at_the_gate(
         assert expected in text, expected
     assert dom.count('class="evidence-map"') == 2
 
-    shot = tmp_path / "page.png"
-    _run_chromium(
-        sparta_page, tmp_path / "profile-shot", "--window-size=900,2400", f"--screenshot={shot}"
+    rgb = screenshot(
+        sparta_page, tmp_path / "profile-shot", tmp_path / "page.png", width=900, height=2400
     )
-    rgb = (imread(shot)[:, :, :3] * 255).round().astype(np.uint8)
 
     def where(colour: tuple[int, int, int]) -> np.ndarray:
-        return np.argwhere(np.all(rgb == np.array(colour, dtype=np.uint8), axis=2))
+        return pixels_of(rgb, colour)
 
     gate = where(GATE_RGB)
     track = where(TRACK_RGB)

@@ -1,5 +1,8 @@
 """Fixtures for the demo tests: the demo run once, through the CLI, on a throwaway database.
 
+Once per session: every test module of tests/demo reads the same run (test_demo's rerun
+leaves it as it was).
+
 The run uses the demo's story with 40 background ships (the demo has 300) to keep the tests
 fast; the database is a fresh migrated one on the test server, given as DATABASE_URL exactly
 as a user would.
@@ -14,7 +17,7 @@ import pytest
 from demo_helpers import ADMIN_URL, DemoRun, demo_args, run_cli
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_run(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     name = databases.create(template=databases.migrated_template())
     url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)

@@ -439,3 +439,73 @@ def test_coverage_without_a_nearest_distance_is_null_not_nan() -> None:
     fields = _coverage_fields({"n": 3, "nearest_nm": float("nan")}, window)
     assert fields["nearest_nm"] is None and fields["positions_in_window"] == 3
     assert _coverage_fields({"n": 1, "nearest_nm": 12.345}, window)["nearest_nm"] == 12.3
+
+
+def _bound_for_st_petersburg(events: Events, broadcast: str) -> pd.Series:
+    """Sparta out of Tartus and through Gibraltar, in the Baltic when AIS ends, no call at
+    St Petersburg yet, broadcasting `broadcast` as its AIS destination; claimed bound there."""
+    events.identity(SPARTA, "SPARTA", imo="9268710")
+    events.port_call(SPARTA, "SYTTS", "2025-01-21T00:00", "2025-01-26T04:12")
+    events.track(
+        SPARTA,
+        [
+            ("2025-01-21T00:00", *TARTUS),
+            ("2025-01-26T04:12", *TARTUS),
+            ("2025-02-09T06:10", 35.95, -5.6),
+            ("2025-02-13T00:00", 51.0, 1.5),
+            ("2025-02-18T00:00", 55.5, 15.0),  # off Bornholm: 500 nm short of St Petersburg
+        ],
+    )
+    events.crossing(SPARTA, "gibraltar", "2025-02-09T06:10", "westbound")
+    # as ships type it into the voyage data, set on leaving Tartus
+    events.voyage_report(SPARTA, "2025-01-26T05:00", broadcast)
+    store_claims(
+        events.conn,
+        claim(
+            "r-led",
+            vessel_name="Sparta",
+            departure_port_id="SYTTS",
+            via_chokepoint_id="gibraltar",
+            via_date=date(2025, 2, 9),
+            via_direction="westbound",
+            destination_port_id="RULED",
+        ),
+    )
+    return verdict_of(events.conn, "r-led")
+
+
+@pytest.mark.parametrize("broadcast", ["ST.PETERSBURG", "RU LED"])
+def test_ais_destination_confirms_a_destination_not_reached_yet(
+    events: Events, broadcast: str
+) -> None:
+    row = _bound_for_st_petersburg(events, broadcast)
+    assert (row["mmsi"], row["verdict"]) == (SPARTA, "confirmed")
+    dep, passage, dest = row["evidence"]["checks"]
+    assert (dep["status"], passage["status"]) == ("confirmed", "confirmed")
+    assert (dest["part"], dest["status"], dest["event"]) == (
+        "destination",
+        "confirmed",
+        "ais_destination",
+    )
+    assert (dest["claimed_port_id"], dest["port_id"]) == ("RULED", "RULED")
+    assert dest["port_call_id"] is None  # no arrival: the broadcast alone confirms it
+    # broadcast before the passage and still in force after it
+    assert dest["event_at"] == dest["ais_destination_at"] == "2025-01-26T05:00:00Z"
+    assert dest["ais_destination"] == broadcast
+    assert dest["summary"] == (
+        f"AIS destination {broadcast!r} (= Sankt-Peterburg) broadcast from 2025-01-26 05:00 UTC; "
+        "no arrival seen yet"
+    )
+
+
+def test_ais_destination_naming_another_port_does_not_confirm(events: Events) -> None:
+    row = _bound_for_st_petersburg(events, "RUKGD")  # Kaliningrad, not St Petersburg
+    dest = row["evidence"]["checks"][2]
+    assert (dest["part"], dest["claimed_port_id"]) == ("destination", "RULED")
+    assert dest["status"] == "no_ais_coverage"  # AIS ends in the Baltic, short of the port
+    assert dest["event"] is None and dest["port_id"] is None
+    assert dest["ais_destination"] is None
+    assert dest["summary"].startswith("AIS ends 2025-02-18 00:00 UTC, ")
+    assert dest["summary"].endswith(" nm from Sankt-Peterburg at the closest; no arrival seen")
+    # departure and passage still hold; a destination AIS cannot see does not overturn them
+    assert row["verdict"] == "confirmed"
