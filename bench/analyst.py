@@ -1,5 +1,7 @@
 """Analyst query benchmark: one vessel's month of track and one chokepoint's month of crossings,
-with 50 million positions loaded (BENCH_SCALE scales that), cold-ish and warm, with their plans.
+with 50 million positions loaded (BENCH_SCALE scales that), cold-ish and warm, with their plans;
+with PostGIS also the daily track lines: building them as detect does, one vessel's month of
+them, and the bounding-box query QGIS sends when it draws the layer.
 
 Positions are generated with NumPy (a random walk per vessel, one fix every 5 minutes, day by
 day, sorted like a loader's batches) and sent with binary COPY into the day-partitioned
@@ -51,6 +53,9 @@ WHERE chokepoint_id = %(chokepoint)s AND crossed_at >= %(start)s AND crossed_at 
 ORDER BY crossed_at"""
 TRACK_LINES_SQL = """SELECT day, fixes, geom FROM straitwatch.vessel_daily_tracks
 WHERE mmsi = %(mmsi)s AND day >= %(start)s::date AND day < %(end)s::date ORDER BY day"""
+# what QGIS sends to draw the layer: every line crossing the map's extent (here 2 x 2 degrees)
+TRACK_LINES_BOX_SQL = """SELECT track_id, geom FROM straitwatch.vessel_daily_tracks
+WHERE geom && ST_MakeEnvelope(%(lon)s, %(lat)s, %(lon)s + 2, %(lat)s + 2, 4326)"""
 
 _COPY_DTYPE = np.dtype(
     [
@@ -220,6 +225,19 @@ def _load_events(conn: psycopg.Connection, mmsis: np.ndarray) -> int:
     return n
 
 
+def _build_track_lines(conn: psycopg.Connection) -> int:
+    """The daily track lines of every loaded day, built a day at a time as detect does."""
+    built = 0
+    for d in range(DAYS):
+        day = datetime(START.year, START.month, START.day, tzinfo=UTC) + timedelta(days=d)
+        built += _scalar(
+            conn,
+            "SELECT straitwatch.refresh_daily_tracks(%(from)s, %(to)s)",
+            {"from": day, "to": day + timedelta(days=1)},
+        )
+    return built
+
+
 def _scalar(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> Any:
     row = conn.execute(query, params).fetchone()
     if row is None:
@@ -247,7 +265,7 @@ def _plan_summary(conn: psycopg.Connection, query: str, params: dict[str, Any]) 
     walk(plan["Plan"])
     # the large tables the query is about; small lookups (identity periods, flags) may be
     # hashed whole, which is the right plan for them and is listed under seq_scans
-    big = ("positions", "chokepoint_crossings")
+    big = ("positions", "chokepoint_crossings", "vessel_daily_tracks")
     big_scans = [s for s in scans if (s["relation"] or s["index"] or "").startswith(big)]
     # one index per day partition: name the pattern once with its count
     indexes: dict[str, int] = {}
@@ -321,14 +339,26 @@ def run() -> dict[str, object]:
             {**month, "chokepoint": "malacca"},
             {**month, "chokepoint": "gibraltar"},
         )
-        with db.connect(url) as conn:
+        n_lines, t_lines = 0, {"seconds": 0.0}
+        with db.connect(url, autocommit=True) as conn:
             has_lines = _scalar(conn, "SELECT straitwatch.geometry_status()") == "enabled"
+            if has_lines:
+                with timer() as t_lines:
+                    n_lines = _build_track_lines(conn)
+                conn.execute("ANALYZE straitwatch.vessel_daily_tracks")
         lines = (
             _time_query(
                 url,
                 TRACK_LINES_SQL,
                 {**month, "mmsi": int(mmsis[3])},
                 {**month, "mmsi": int(mmsis[4])},
+            )
+            if has_lines
+            else None
+        )
+        box = (
+            _time_query(
+                url, TRACK_LINES_BOX_SQL, {"lon": -6.0, "lat": 35.0}, {"lon": 10.0, "lat": 40.0}
             )
             if has_lines
             else None
@@ -346,7 +376,10 @@ def run() -> dict[str, object]:
     out["analyst_track_month"] = track
     out["analyst_crossings_month"] = crossings
     if lines is not None:
+        out["analyst_track_lines_built"] = n_lines
+        out["analyst_track_lines_build_s"] = round(t_lines["seconds"], 1)
         out["analyst_track_lines_month"] = lines
+        out["analyst_track_lines_box"] = box
     for key, value in out.items():
         print(f"  {key}: {value}")
     return out

@@ -12,7 +12,10 @@ it arrives find every event exactly once:
   and closest approach come from its row) and updates that row (same id), so a call open at the
   end of one window and closed in a later one ends as one row with the departure. A rerun of a
   window keeps the row of a call that a later window already followed past this window's end;
-- a flagged fix by its `ts`.
+- a flagged fix by its `ts`;
+- with PostGIS, the `vessel_daily_tracks` lines of every UTC day the window touches, rebuilt
+  whole from that day's positions (`straitwatch.refresh_daily_tracks`), so a day detected in
+  pieces ends with one line per vessel through all its fixes.
 A month run day by day therefore gives the same rows as one run over the month, in any order
 of the days, as long as no passage lasts longer than `max_passage_h` and no call longer than
 `call_lookahead_h`: a run over a window that ends before one already detected (a backfill
@@ -172,6 +175,7 @@ class DetectResult:
     chokepoint_crossings: int = 0
     port_calls: int = 0  # arriving in the window
     port_calls_continued: int = 0  # arrived before the window, updated by it
+    daily_tracks: int = 0  # vessel_daily_tracks lines rebuilt (whole UTC days; 0 without PostGIS)
     chunks: int = 0
     gates: int = 0
     ports: int = 0
@@ -188,6 +192,8 @@ class DetectResult:
             f"port_calls {self.port_calls:,} (+{self.port_calls_continued:,} continued), "
             f"flagged_positions {self.flagged_positions:,}",
         ]
+        if self.daily_tracks:
+            lines.append(f"  vessel_daily_tracks {self.daily_tracks:,} lines (whole UTC days)")
         if self.gates == 0 or self.ports == 0:
             lines.append(
                 f"  note: {self.gates} gates and {self.ports} ports loaded; "
@@ -567,10 +573,16 @@ def _detect_window(
             for key, value in written.items():
                 totals[key] += value
         totals["positions"] = int(counts["n"].sum()) if len(counts) else 0
+        # the PostGIS track lines of every UTC day the window touches, rebuilt whole from
+        # positions (a no-op returning 0 without PostGIS)
+        daily_tracks = db.scalar(
+            conn, "SELECT straitwatch.refresh_daily_tracks(%s, %s)", (start, end)
+        )
         result = DetectResult(
             start=start,
             end=end,
             vessels=len(counts),
+            daily_tracks=int(daily_tracks or 0),
             chunks=len(chunks),
             gates=len(gates),
             ports=len(ports),

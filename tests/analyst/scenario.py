@@ -184,6 +184,11 @@ def load_scenario(conn: psycopg.Connection) -> pd.DataFrame:
     ).sort_values(["mmsi", "ts"], ignore_index=True)
     db.ensure_position_partitions(conn, positions["ts"].dt.date.unique())
     db.copy_frame(conn, "straitwatch.positions", positions)
+    # the PostGIS track lines of those days, as detect writes them (nothing without PostGIS)
+    conn.execute(
+        "SELECT straitwatch.refresh_daily_tracks(%s, %s)",
+        (positions["ts"].min(), positions["ts"].max() + pd.Timedelta(microseconds=1)),
+    )
 
     conn.execute(
         """INSERT INTO ais_gaps (gap_id, mmsi, started_at, ended_at, start_lat, start_lon,

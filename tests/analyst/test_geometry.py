@@ -76,6 +76,7 @@ def test_geometry_is_listed_valid_and_indexed(scenario_conn: psycopg.Connection)
         "ports_area_geom",
         "chokepoint_crossings_geom",
         "ais_gaps_geom",
+        "vessel_daily_tracks_geom",
     }
 
 

@@ -100,6 +100,14 @@ def test_analyst_reads_everything_and_changes_nothing(
         _refused(analyst, "SELECT straitwatch.ensure_positions_partition('2030-01-01')")
         _refused(analyst, "ALTER TABLE ports ADD COLUMN x int")
         _refused(analyst, "CREATE SCHEMA mine")
+        # detect's track lines (PostGIS only): read, but not rebuilt through their function
+        if analyst.execute("SELECT to_regclass('vessel_daily_tracks')").fetchone() != (None,):
+            assert analyst.execute("SELECT count(geom) FROM vessel_daily_tracks").fetchone()[0] > 0
+            _refused(analyst, "DELETE FROM vessel_daily_tracks")
+            _refused(
+                analyst,
+                "SELECT refresh_daily_tracks('2025-02-11T00:00Z', '2025-02-12T00:00Z')",
+            )
         # the Airflow metadata stays out of reach
         _refused(analyst, "SELECT * FROM airflow.dag_run")
         _refused(analyst, "SELECT * FROM public.connection")
