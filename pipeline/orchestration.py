@@ -8,6 +8,7 @@ imported inside the functions that the tasks call.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -566,16 +567,31 @@ def ingest_inbox_file(path: str) -> dict[str, Any]:
     except Exception as exc:
         if not _bad_input(exc):
             raise
-        moved = archive(source, inbox, AIS_KIND, "failed", note=f"{exc}")
-        for extra in companions:
-            archive(extra, inbox, AIS_KIND, "failed")
+        moved = _archive_with(source, companions, inbox, "failed", note=f"{exc}")
         raise AirflowFailException(f"{source.name}: {exc} (moved to {moved})") from exc
-    moved = archive(source, inbox, AIS_KIND, "done")
-    for extra in companions:
-        archive(extra, inbox, AIS_KIND, "done")
+    moved = _archive_with(source, companions, inbox, "done")
     summary = jsonable(result)
     summary.update(path=path, archived_to=str(moved))
+    if result.skipped and received_at is not None:
+        # the DAG never reloads: say so rather than let the companion look applied
+        summary["note"] = (
+            f"already loaded as file {result.file_id}: its {stamp.name} was not applied "
+            "(`straitwatch ingest --reload --received-at T` loads it again with that time)"
+        )
+        logging.getLogger(__name__).warning("%s: %s", source.name, summary["note"])
     return summary
+
+
+def _archive_with(
+    source: Path, companions: list[Path], inbox: InboxSettings, outcome: str, **kw: Any
+) -> Path:
+    """Archive an AIS file and its companions (`NAME.mapping.toml`, `NAME.received_at`) beside
+    it, named after it even when it was renamed to stay clear of an earlier file."""
+    moved = archive(source, inbox, AIS_KIND, outcome, **kw)
+    for extra in companions:
+        target = _free_path(moved.with_name(moved.name + extra.name[len(source.name) :]))
+        shutil.move(str(extra), target)
+    return moved
 
 
 def _received_at(stamp: Path) -> datetime:

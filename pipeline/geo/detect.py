@@ -403,8 +403,8 @@ def _resolve_window(
         if start >= end:
             raise StraitwatchError(f"detect window start {start} is not before its end {end}")
         return start, end
-    first = db.scalar(conn, "SELECT min(ts) FROM straitwatch.positions")
-    last = db.scalar(conn, "SELECT max(ts) FROM straitwatch.positions")
+    row = conn.execute("SELECT min(ts), max(ts) FROM straitwatch.positions").fetchone()
+    first, last = row if row is not None else (None, None)
     if first is None:  # nothing loaded: nothing to detect, whichever bound was given
         return None
     lo = start if start is not None else first

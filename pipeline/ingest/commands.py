@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pandas as pd
 
 from pipeline.errors import StraitwatchError
 
@@ -43,14 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_time(text: str) -> datetime:
+    """An ISO 8601 date or time (UTC unless it has an offset). Words such as 'now' or 'today'
+    and local layouts such as 03/04/2025 are refused: a file's time must be stated."""
     try:
-        stamp = pd.Timestamp(text)
+        stamp = datetime.fromisoformat(text.strip())
     except (ValueError, TypeError) as exc:
         raise StraitwatchError(f"--received-at {text!r} is not an ISO 8601 time") from exc
-    if pd.isna(stamp):
-        raise StraitwatchError(f"--received-at {text!r} is not an ISO 8601 time")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+    if stamp.tzinfo is None:
+        return stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
 
 
 def describe(result: IngestResult) -> str:

@@ -522,20 +522,38 @@ def _already_loaded(conn: psycopg.Connection, digest: str) -> IngestResult | Non
     )
 
 
-def _unload(conn: psycopg.Connection, file_id: int, digest: str) -> bool:
+def _unload(
+    conn: psycopg.Connection, file_id: int, digest: str, received_at: datetime | None
+) -> bool:
     """Remove what one earlier load of a file wrote: its positions, its rejects and its
-    ingested_files row. Static and voyage history stays: the reload reports the same values
-    again, and merging a report already in the history changes nothing. False when that load
-    is no longer there."""
+    ingested_files row. Static and voyage history stays: the reload reports the same values at
+    the same times again, and merging a report already in the history changes nothing. False
+    when that load is no longer there.
+
+    So a reload must give every record the time it had: records that had a time keep it, and
+    records that had none may get one, but a file loaded with a received_at cannot take
+    another (its static history, and other files' fixes refused as duplicates of its fixes,
+    are of the first time).
+    """
     row = conn.execute(
-        "SELECT positions_from, positions_to FROM straitwatch.ingested_files "
-        "WHERE file_id = %s AND sha256 = %s FOR UPDATE",
+        "SELECT positions_from, positions_to, rows_loaded, received_at "
+        "FROM straitwatch.ingested_files WHERE file_id = %s AND sha256 = %s FOR UPDATE",
         (file_id, digest),
     ).fetchone()
     if row is None:
         return False
-    lo, hi = row
-    if lo is None:  # loaded before spans were recorded, or no position at all
+    lo, hi, loaded, earlier_at = row
+    if earlier_at is not None and earlier_at != received_at:
+        given = "none" if received_at is None else received_at.isoformat()
+        raise StraitwatchError(
+            f"file {file_id} was loaded with received_at {earlier_at.isoformat()}; a reload "
+            f"cannot give its records another time ({given}): what was merged from them "
+            "(identity and voyage history, other files' fixes refused as their duplicates) "
+            "is of that time"
+        )
+    if loaded == 0:
+        pass  # nothing of it is in positions
+    elif lo is None:  # loaded before spans were recorded, or static reports only
         conn.execute("DELETE FROM straitwatch.positions WHERE file_id = %s", (file_id,))
     else:  # only the partitions of the days it touched
         conn.execute(
@@ -558,7 +576,7 @@ def _load(
 ) -> IngestResult | None:
     path = detected.source.path
     with conn.transaction():
-        if replacing is not None and not _unload(conn, replacing, digest):
+        if replacing is not None and not _unload(conn, replacing, digest, received_at):
             return None  # another process reloaded or removed it meanwhile
         row = conn.execute(
             "INSERT INTO straitwatch.ingested_files (path, sha256, format, rows_read, "

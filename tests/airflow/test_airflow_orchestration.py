@@ -296,10 +296,27 @@ def test_an_inbox_file_takes_its_time_from_a_received_at_companion(
     }
     with pytest.raises(AirflowFailException, match="'yesterday' is not an ISO 8601 time"):
         ingest_inbox_file(str(bad))
+    assert "note" not in stamped
+
+    # the plain log again, now with a time: already loaded, and the DAG never reloads
+    (ais / "plain.nmea").write_bytes(RECEIVER_LOG.read_bytes() + b"\n")
+    (ais / "plain.nmea.received_at").write_text("2025-03-02")  # archived as plain.1.nmea's
+    again = ingest_inbox_file(str(ais / "plain.nmea"))
+    assert again["skipped"] and again["file_id"] == plain["file_id"]
+    assert again["note"] == (
+        f"already loaded as file {plain['file_id']}: its plain.nmea.received_at was not applied "
+        "(`straitwatch ingest --reload --received-at T` loads it again with that time)"
+    )
 
     assert list(ais.iterdir()) == []
     done = sorted(p.name for p in (tmp_path / "done" / "ais").rglob("*") if p.is_file())
-    assert done == ["plain.nmea", "receiver.nmea", "receiver.nmea.received_at"]
+    assert done == [
+        "plain.1.nmea",
+        "plain.1.nmea.received_at",
+        "plain.nmea",
+        "receiver.nmea",
+        "receiver.nmea.received_at",
+    ]
     failed = sorted(p.name for p in (tmp_path / "failed" / "ais").rglob("*") if p.is_file())
     assert failed == ["bad.nmea", "bad.nmea.error", "bad.nmea.received_at"]
     with db.connect(db_url) as conn:

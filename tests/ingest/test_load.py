@@ -421,6 +421,32 @@ def test_reload_gives_a_file_the_time_it_lacked(conn: psycopg.Connection) -> Non
     assert [r[:-1] for r in _positions(conn)] == [r[:-1] for r in rows]
     assert table_counts(conn) == after
 
+    # but not another time: what was merged from its records is of the first one
+    for other, shown in (
+        (datetime(2025, 3, 5, tzinfo=UTC), "2025-03-05T00:00:00+00:00"),
+        (None, "none"),
+    ):
+        with pytest.raises(StraitwatchError) as refused:
+            ingest_file(conn, RECEIVER_LOG, received_at=other, reload=True)
+        assert str(refused.value) == (
+            f"file {third.file_id} was loaded with received_at 2025-03-01T12:00:00+00:00; a "
+            f"reload cannot give its records another time ({shown}): "
+            "what was merged from them (identity and voyage history, other files' fixes "
+            "refused as their duplicates) is of that time"
+        )
+        assert table_counts(conn) == after
+
+
+def test_reload_of_a_file_that_loaded_nothing(conn: psycopg.Connection) -> None:
+    # the Aegean log has no time at all: nothing of it loads without one
+    first = ingest_file(conn, AEGEAN)
+    assert (first.rows_loaded, first.first_ts) == (0, None)
+    at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    again = ingest_file(conn, AEGEAN, received_at=at, reload=True)
+    assert (again.rows_read, again.rows_loaded, again.rows_rejected) == (898, 165, 733)
+    assert conn.execute("SELECT count(*) FROM straitwatch.ingested_files").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM straitwatch.rejected_records").fetchone() == (733,)
+
 
 def test_cli_reload(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, db_url, str(RECEIVER_LOG))
