@@ -84,6 +84,7 @@ DECLARE
     tracks_kind "char";
     first_day date;
     last_day date;
+    owner name;
 BEGIN
     IF ext_schema IS NULL THEN
         IF NOT straitwatch.postgis_wanted() THEN
@@ -195,9 +196,30 @@ BEGIN
     COMMENT ON VIEW straitwatch.dark_transits_map IS
         'dark_transits with the line over which the vessel was silent (LineString, SRID 4326).';
 
+    -- What is made here belongs to the warehouse's owner, whoever runs this (a superuser, after
+    -- installing PostGIS): detect, running as that owner, rewrites the track lines, and later
+    -- migrations, run by that owner too, replace the views.
+    SELECT pg_get_userbyid(nspowner) INTO owner FROM pg_namespace WHERE nspname = 'straitwatch';
+    IF owner <> current_user THEN
+        EXECUTE format('ALTER TABLE straitwatch.vessel_daily_tracks OWNER TO %I', owner);
+        EXECUTE format('ALTER VIEW straitwatch.crossings_map OWNER TO %I', owner);
+        EXECUTE format('ALTER VIEW straitwatch.dark_transits_map OWNER TO %I', owner);
+    END IF;
+
     PERFORM set_config('search_path', saved_path, true);
     RETURN straitwatch.geometry_status();
 END;
 $$;
 
-SELECT straitwatch.enable_geometry();
+-- Where a superuser enabled geometry before (0062's function, which left its views to that
+-- superuser), the owner migrating now may not replace them: the warehouse keeps 0062's view of
+-- daily tracks (detect then writes no lines) until a superuser runs enable_geometry() again.
+-- So does one whose own views depend on the old view.
+DO $$
+BEGIN
+    PERFORM straitwatch.enable_geometry();
+EXCEPTION WHEN insufficient_privilege OR dependent_objects_still_exist THEN
+    RAISE WARNING 'vessel_daily_tracks stays a view (%): run SELECT straitwatch.enable_geometry(); '
+                  'as a superuser to make it a table that detect keeps', SQLERRM;
+END;
+$$;

@@ -8,6 +8,7 @@ there is no table and detect writes none (tests/analyst/test_geometry.py runs th
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -240,3 +241,68 @@ def test_upgrade_replaces_the_view_with_a_filled_table(empty_db_url: str, tmp_pa
         assert db.scalar(conn, "SELECT straitwatch.enable_geometry()") == "enabled"
         assert _rows(conn) == before
         conn.commit()
+
+
+def test_geometry_enabled_by_a_superuser_for_a_warehouse_its_owner_runs(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """The README's path for a server that gets PostGIS later: the pipeline's own role (not a
+    superuser) owns and migrates the warehouse, a superuser runs enable_geometry(). Detect, run
+    by the owner, must then write the lines, and the owner's later migrations must apply."""
+    name = psycopg.conninfo.conninfo_to_dict(empty_db_url)["dbname"]
+    owner = f"sw_owner_{uuid.uuid4().hex[:10]}"
+    server = psycopg.connect(
+        psycopg.conninfo.make_conninfo(empty_db_url, dbname="postgres"), autocommit=True
+    )
+    admin = psycopg.connect(empty_db_url, autocommit=True)  # a superuser, in the warehouse
+    as_owner = psycopg.conninfo.make_conninfo(empty_db_url, user=owner)
+    try:
+        server.execute(f"CREATE ROLE {owner} LOGIN")
+        server.execute(f"ALTER DATABASE {name} OWNER TO {owner}")
+        available = "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+        if not server.execute(available).fetchone():
+            pytest.skip("the test server has no PostGIS (.ci/run installs postgresql-NN-postgis-3)")
+        migrations = {m.version: m for m in db.migrations()}
+        for version, migration in migrations.items():
+            if version < 82:
+                shutil.copy(migration.path, tmp_path)
+        with db.connect(as_owner) as conn:  # the owner may not create PostGIS: no geometry
+            db.upgrade(conn, tmp_path)
+            assert db.scalar(conn, "SELECT straitwatch.postgis_schema()") is None
+        # a superuser installs PostGIS and enables geometry with the function of 0062
+        admin.execute("CREATE EXTENSION postgis")
+        assert db.scalar(admin, "SELECT straitwatch.enable_geometry()") == "enabled"
+
+        kind = "SELECT relkind FROM pg_class WHERE relname = 'vessel_daily_tracks'"
+        with db.connect(as_owner) as conn:
+            # the owner's upgrade applies, though 0062's views are the superuser's ...
+            applied = [m.version for m in db.upgrade(conn)]
+            assert applied == [v for v in migrations if v >= 82]
+            assert db.scalar(conn, kind) == "v"  # ... leaving the view of daily tracks
+            _load(conn, _positions())
+            assert detect_window(conn).daily_tracks == 0
+            conn.commit()
+
+        # the superuser enables geometry again: the table, the owner's
+        assert db.scalar(admin, "SELECT straitwatch.enable_geometry()") == "enabled"
+        owners = admin.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class AS c "
+            "WHERE c.relname IN ('vessel_daily_tracks', 'crossings_map', 'dark_transits_map') "
+            "ORDER BY 1"
+        ).fetchall()
+        assert owners == [
+            ("crossings_map", owner),
+            ("dark_transits_map", owner),
+            ("vessel_daily_tracks", owner),
+        ]
+        with db.connect(as_owner) as conn:
+            assert db.scalar(conn, kind) == "r"
+            assert len(_rows(conn)) == 5  # the lines of the positions already loaded
+            assert detect_window(conn).daily_tracks == 5
+            assert _rows(conn) == _rows(conn, OLD_VIEW)
+            conn.commit()
+    finally:
+        admin.close()
+        server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.execute(f"DROP ROLE IF EXISTS {owner}")
+        server.close()
