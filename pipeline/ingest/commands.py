@@ -91,6 +91,6 @@ def run(args: argparse.Namespace) -> int:
             "note: records without a time were refused; --received-at T gives them one "
             "(with --reload for a file already loaded)"
         )
-    if skipped and (received_at is not None or args.mapping is not None or args.fmt):
+    if skipped and not args.reload and (received_at is not None or args.mapping or args.fmt):
         print("note: files already loaded were skipped as they were; --reload loads them again")
     return 0
