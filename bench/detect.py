@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from bench.common import scaled, throwaway_database
+from bench.common import ADMIN_URL, scaled, throwaway_database
 from bench.detect_data import gate_frames, generate
 from pipeline import db
 from pipeline.geo.crossings import GateSet, detect_crossings, gate_crossings
@@ -166,7 +166,8 @@ def _timed(
 
 
 def _has_postgis() -> bool:
-    with throwaway_database(migrate=False) as url, psycopg.connect(url) as conn:
+    """Whether the benchmark server can install PostGIS (extensions are server-wide)."""
+    with psycopg.connect(ADMIN_URL) as conn:
         row = conn.execute(
             "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
         ).fetchone()

@@ -551,13 +551,13 @@ def _unload(
             "(identity and voyage history, other files' fixes refused as their duplicates) "
             "is of that time"
         )
-    if loaded == 0:
-        pass  # nothing of it is in positions
-    elif lo is None:  # loaded before spans were recorded, or static reports only
-        conn.execute("DELETE FROM straitwatch.positions WHERE file_id = %s", (file_id,))
-    else:  # only the partitions of the days it touched
+    # only the partitions of the days it touched; every day when the span is unknown (loaded
+    # before spans were recorded, or static reports only); none when it kept nothing
+    if loaded > 0:
         conn.execute(
-            "DELETE FROM straitwatch.positions WHERE file_id = %s AND ts BETWEEN %s AND %s",
+            "DELETE FROM straitwatch.positions WHERE file_id = %s "
+            "AND ts BETWEEN coalesce(%s::timestamptz, '-infinity') "
+            "AND coalesce(%s::timestamptz, 'infinity')",
             (file_id, lo, hi),
         )
     conn.execute("DELETE FROM straitwatch.ingested_files WHERE file_id = %s", (file_id,))

@@ -469,3 +469,18 @@ def test_cli_reload(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
         f"{RECEIVER_LOG}: nmea: read 15, loaded 11, rejected 4 "
         "[bad_checksum 1, bad_timestamp 1, lone_fragment 1, not_ais 1]"
     ]
+
+
+def test_reload_of_a_file_of_static_reports_only(conn: psycopg.Connection, tmp_path: Path) -> None:
+    # one type 5 message in two tagged sentences (two lines loaded): no position, no span
+    static = tmp_path / "static.nmea"
+    static.write_text("\n".join(RECEIVER_LOG.read_text().splitlines()[4:6]) + "\n")
+    first = ingest_file(conn, static)
+    assert (first.rows_read, first.rows_loaded, first.positions_loaded) == (2, 2, 0)
+    assert first.first_ts is None
+    before = table_counts(conn)
+    assert before["vessel_identity"] == 1
+    again = ingest_file(conn, static, reload=True)
+    assert not again.skipped and again.file_id != first.file_id
+    assert (again.rows_read, again.rows_loaded, again.rows_rejected) == (2, 2, 0)
+    assert table_counts(conn) == before
